@@ -1,0 +1,50 @@
+// Images as cosae reads and writes them: interleaved samples at their original bit depth.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cosae {
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;   // 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA
+  int bit_depth = 8;  // 8 or 16
+  // Row-major, channels interleaved; each sample in [0, 2^bit_depth - 1].
+  std::vector<uint16_t> samples;
+
+  bool has_alpha() const { return channels == 2 || channels == 4; }
+  bool is_grey() const { return channels <= 2; }
+  std::size_t sample_count() const {
+    return static_cast<std::size_t>(width) * height * channels;
+  }
+  uint16_t max_value() const { return static_cast<uint16_t>((1u << bit_depth) - 1); }
+};
+
+// Largest image cosae accepts, per side and in total (bounds every allocation made from a
+// file's header).
+constexpr int64_t kMaxImageSide = 1 << 16;         // 65536
+constexpr int64_t kMaxImagePixels = int64_t(1) << 30;  // ~1.07 gigapixel
+
+// PNG (always available). Palette images are expanded to RGB/RGBA, grey below 8 bits to 8,
+// and a tRNS chunk to an alpha channel; 8- and 16-bit samples are kept as they are.
+// Throws cosae::Error (bad_input for corrupt/truncated/empty data, io for unreadable files).
+Image decode_png(const uint8_t* data, std::size_t size);
+Image read_png(const std::string& path);
+std::vector<uint8_t> encode_png(const Image& image);
+// Written to a temporary file beside `path`, then renamed: never a half-written file.
+void write_png(const std::string& path, const Image& image);
+
+// Any supported format: PNG always; JPEG, WebP, TIFF, BMP, PPM/PGM when built with OpenCV.
+// "-" reads standard input.
+Image read_image(const std::string& path);
+// Format chosen from the extension (.png always; others need OpenCV). "-" writes PNG to stdout.
+void write_image(const std::string& path, const Image& image);
+
+// Reads a whole file ("-" for stdin) / writes one atomically (temp file + rename; "-" stdout).
+std::vector<uint8_t> read_file(const std::string& path);
+void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t size);
+
+}  // namespace cosae
