@@ -1,0 +1,79 @@
+// cosae bench synthesis [--device cpu|cuda] [--size train,4k] [--repeats N] [--json FILE]
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/synthesis_bench.hpp"
+#include "command.hpp"
+#include "common/device.hpp"
+#include "cosae/error.hpp"
+#include "cosae/image.hpp"
+
+namespace cosae::cli {
+namespace {
+
+struct BenchSynthesisOptions {
+  std::string device = "auto";
+  std::vector<std::string> sizes = {"train", "4k"};
+  int repeats = 0;  // 0: 50 on CUDA, 5 on the CPU
+  int warmup = -1;
+  int64_t projection_channels = 128;
+  std::string json;
+};
+
+class BenchCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.require_subcommand(1);
+    auto* syn = app.add_subcommand("synthesis", "Harmonic synthesis: cosae kernel vs naive LibTorch, "
+                                                "transposed convolution and the fused projection");
+    syn->add_option("--device", syn_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    syn->add_option("--size", syn_.sizes, "Sizes to run: train (B=16 K=256 4x4 cells T=16), 4k (60x34 cells)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"train", "4k"}))
+        ->capture_default_str();
+    syn->add_option("--repeats", syn_.repeats, "Timed runs per case (median reported; default 50 CUDA, 5 CPU)")
+        ->check(CLI::NonNegativeNumber);
+    syn->add_option("--warmup", syn_.warmup, "Untimed runs first (default 5 CUDA, 1 CPU)");
+    syn->add_option("--channels", syn_.projection_channels, "C of the fused K->C projection comparison")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    syn->add_option("--json", syn_.json, "Also write the results as JSON to this file");
+    synthesis_ = syn;
+  }
+
+  int run() override {
+    if (synthesis_->parsed()) return run_synthesis();
+    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis)");
+  }
+
+ private:
+  int run_synthesis() {
+    bench::SynthesisBenchOptions opt;
+    opt.device = resolve_device(syn_.device);
+    const bool gpu = opt.device.is_cuda();
+    opt.sizes = syn_.sizes;
+    opt.repeats = syn_.repeats > 0 ? syn_.repeats : (gpu ? 50 : 5);
+    opt.warmup = syn_.warmup >= 0 ? syn_.warmup : (gpu ? 5 : 1);
+    opt.projection_channels = syn_.projection_channels;
+    std::cerr << "cosae bench synthesis on " << describe_device(opt.device) << ", median of " << opt.repeats
+              << " runs\n";
+    const auto rows = bench::run_synthesis_bench(opt);
+    std::cout << bench::format_table(rows);
+    if (!syn_.json.empty()) {
+      const std::string text = bench::to_json(rows, opt).dump(2) + "\n";
+      write_file_atomic(syn_.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    }
+    return 0;
+  }
+
+  BenchSynthesisOptions syn_;
+  CLI::App* synthesis_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_bench_command() { return std::make_unique<BenchCommand>(); }
+
+}  // namespace cosae::cli

@@ -1,0 +1,100 @@
+// cosae info [FILE...]: without files, what this build has; with files, what they hold.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "common/device.hpp"
+#include "common/torch_compat.hpp"
+#include "cosae/error.hpp"
+#include "cosae/image.hpp"
+
+namespace cosae::cli {
+namespace {
+
+struct InfoOptions {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+nlohmann::json build_info() {
+  nlohmann::json j;
+  j["version"] = COSAE_VERSION;
+  j["libtorch"] = compat::torch_version();
+#ifdef COSAE_WITH_CUDA
+  j["cuda_build"] = true;
+#else
+  j["cuda_build"] = false;
+#endif
+#ifdef COSAE_WITH_OPENCV
+  j["opencv"] = true;
+#else
+  j["opencv"] = false;
+#endif
+  j["cpu_threads"] = at::get_num_threads();
+  j["cuda_devices"] = nlohmann::json::array();
+  if (cuda_available())
+    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i)
+      j["cuda_devices"].push_back(describe_device(torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(i))));
+  return j;
+}
+
+const char* channel_name(int channels) {
+  switch (channels) {
+    case 1: return "grey";
+    case 2: return "grey+alpha";
+    case 3: return "RGB";
+    case 4: return "RGBA";
+  }
+  return "?";
+}
+
+class InfoCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("files", opt_.files, "Images to describe");
+    app.add_flag("--json", opt_.json, "Print JSON");
+  }
+
+  int run() override {
+    if (opt_.files.empty()) {
+      const auto j = build_info();
+      if (opt_.json) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+      }
+      std::cout << "cosae " << j["version"].get<std::string>() << "\n"
+                << "  LibTorch " << j["libtorch"].get<std::string>() << (j["cuda_build"] ? " with CUDA" : " (CPU only)")
+                << "\n"
+                << "  OpenCV " << (j["opencv"] ? "yes (JPEG, WebP, TIFF, BMP, PPM)" : "no (PNG only)") << "\n"
+                << "  CPU threads " << j["cpu_threads"].get<int>() << "\n";
+      for (const auto& d : j["cuda_devices"]) std::cout << "  GPU " << d.get<std::string>() << "\n";
+      return 0;
+    }
+    for (const auto& path : opt_.files) {
+      const Image image = read_image(path);
+      if (opt_.json) {
+        std::cout << nlohmann::json{{"file", path},           {"width", image.width},
+                                    {"height", image.height}, {"channels", image.channels},
+                                    {"bit_depth", image.bit_depth}}
+                         .dump()
+                  << "\n";
+      } else {
+        std::cout << path << ": " << image.width << "x" << image.height << ", " << channel_name(image.channels)
+                  << ", " << image.bit_depth << "-bit\n";
+      }
+    }
+    return 0;
+  }
+
+ private:
+  InfoOptions opt_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_info_command() { return std::make_unique<InfoCommand>(); }
+
+}  // namespace cosae::cli

@@ -1,0 +1,105 @@
+// Image <-> tensor conversion; policy in tensor_image.hpp.
+#include "io/tensor_image.hpp"
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "cosae/error.hpp"
+#include "io/io_detail.hpp"
+
+namespace cosae {
+namespace {
+
+constexpr int64_t kParallelGrain = 1 << 15;  // pixels per task: small images stay single-threaded
+
+// Nearest level of [0, max_level] for x, clamped to [0, 1] first; NaN fails both comparisons
+// and becomes 0.
+inline uint16_t quantise(float x, float max_level) {
+  const float clamped = x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f;
+  return static_cast<uint16_t>(clamped * max_level + 0.5f);
+}
+
+}  // namespace
+
+torch::Tensor image_to_tensor(const Image& image, AlphaPolicy policy) {
+  io_detail::check_image_for_encoding(image, "cannot convert image to a tensor");
+  COSAE_CHECK(policy == AlphaPolicy::discard || io_detail::alpha_is_opaque(image), bad_input,
+              "image has a translucent alpha channel, and cosae codes colour only; flatten it onto a "
+              "background or remove the alpha channel first (a future `cosae encode --drop-alpha` will "
+              "discard it)");
+
+  // One division per level, so every sample maps to exactly the float nearest v / max.
+  const uint16_t max_level = image.max_value();
+  std::vector<float> level_to_float(static_cast<std::size_t>(max_level) + 1);
+  for (std::size_t v = 0; v < level_to_float.size(); ++v) {
+    level_to_float[v] = static_cast<float>(v) / static_cast<float>(max_level);
+  }
+
+  const int64_t pixels = int64_t(image.width) * image.height;
+  torch::Tensor tensor = torch::empty({1, 3, image.height, image.width}, torch::kFloat32);
+  float* red = tensor.data_ptr<float>();
+  float* green = red + pixels;
+  float* blue = green + pixels;
+  const uint16_t* samples = image.samples.data();
+  const int64_t stride = image.channels;
+  const bool grey = image.is_grey();
+  const float* lut = level_to_float.data();
+  at::parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const uint16_t* pixel = samples + i * stride;
+      red[i] = lut[pixel[0]];
+      green[i] = lut[pixel[grey ? 0 : 1]];
+      blue[i] = lut[pixel[grey ? 0 : 2]];
+    }
+  });
+  return tensor;
+}
+
+Image tensor_to_image(const torch::Tensor& rgb, int channels, int bit_depth) {
+  COSAE_CHECK(channels == 1 || channels == 3, usage, "output images have 1 (grey) or 3 (RGB) channels, not ",
+              channels);
+  COSAE_CHECK(bit_depth == 8 || bit_depth == 16, usage, "output bit depth must be 8 or 16, not ", bit_depth);
+  COSAE_CHECK(rgb.defined(), internal, "tensor_to_image: undefined tensor");
+  const bool batched = rgb.dim() == 4 && rgb.size(0) == 1 && rgb.size(1) == 3;
+  const bool unbatched = rgb.dim() == 3 && rgb.size(0) == 3;
+  COSAE_CHECK(batched || unbatched, internal, "tensor_to_image: expected [1, 3, H, W] or [3, H, W], got ",
+              rgb.sizes());
+  COSAE_CHECK(rgb.is_floating_point(), internal, "tensor_to_image: expected a floating tensor, got ",
+              rgb.scalar_type());
+  const int64_t height = rgb.size(-2);
+  const int64_t width = rgb.size(-1);
+  io_detail::check_image_dimensions(width, height);
+
+  const torch::Tensor planes =
+      rgb.detach().reshape({3, height, width}).to(torch::kCPU, torch::kFloat32).contiguous();
+  Image image;
+  image.width = static_cast<int>(width);
+  image.height = static_cast<int>(height);
+  image.channels = channels;
+  image.bit_depth = bit_depth;
+  image.samples.resize(image.sample_count());
+
+  const int64_t pixels = width * height;
+  const float* red = planes.data_ptr<float>();
+  const float* green = red + pixels;
+  const float* blue = green + pixels;
+  uint16_t* samples = image.samples.data();
+  const float max_level = static_cast<float>(image.max_value());
+  at::parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
+    if (channels == 3) {
+      for (int64_t i = begin; i < end; ++i) {
+        samples[3 * i] = quantise(red[i], max_level);
+        samples[3 * i + 1] = quantise(green[i], max_level);
+        samples[3 * i + 2] = quantise(blue[i], max_level);
+      }
+    } else {
+      for (int64_t i = begin; i < end; ++i) {
+        samples[i] = quantise((red[i] + green[i] + blue[i]) / 3.0f, max_level);
+      }
+    }
+  });
+  return image;
+}
+
+}  // namespace cosae

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# GPU check in one call: configure against a Python torch's CUDA LibTorch, build with ninja,
+# run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
+# Logs and JSON go to $OUT (default build-cuda/out).
+#   usage: tests/cuda/run.sh [--no-bench]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build-cuda}
+OUT=${OUT:-$BUILD/out}
+mkdir -p "$OUT"
+run_bench=1
+[[ "${1:-}" == "--no-bench" ]] && run_bench=0
+
+prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
+nvcc_path=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+
+step() { echo "== $1"; }
+status=0
+step configure
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCOSAE_WITH_OPENCV=OFF -DCOSAE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$nvcc_path" \
+  >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+step build
+start=$(date +%s)
+ninja -C "$BUILD" -j16 >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+echo "build: $(( $(date +%s) - start )) s"
+"$BUILD/cosae" info
+
+step "tests [cuda]"
+timeout 300 "$BUILD/cosae_tests" "[cuda]" >"$OUT/tests_cuda.log" 2>&1 || status=1
+tail -3 "$OUT/tests_cuda.log"
+[[ $status -ne 0 ]] && grep -B3 -A12 FAILED "$OUT/tests_cuda.log" | head -80
+step "tests (all others)"
+timeout 300 "$BUILD/cosae_tests" "~[cuda]" >"$OUT/tests_cpu.log" 2>&1 || status=1
+tail -3 "$OUT/tests_cpu.log"
+
+if [[ $run_bench -eq 1 ]]; then
+  step "bench synthesis"
+  timeout 300 "$BUILD/cosae" bench synthesis --device cuda --json "$OUT/bench_synthesis.json" \
+    >"$OUT/bench_synthesis.txt" 2>&1 || status=1
+  echo
+  echo "== summary"
+  cat "$OUT/bench_synthesis.txt"
+fi
+exit $status

@@ -1,0 +1,238 @@
+// Image I/O: files, format dispatch, tensor conversion, OpenCV formats.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "catch_compat.hpp"
+#include "cosae/error.hpp"
+#include "cosae/image.hpp"
+#include "image_test_util.hpp"
+#include "io/tensor_image.hpp"
+#if defined(COSAE_WITH_OPENCV)
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#endif
+
+namespace fs = std::filesystem;
+using cosae::ErrorKind;
+using cosae::Image;
+using cosae_test::contains;
+using cosae_test::expect_error;
+using cosae_test::random_image;
+
+namespace {
+
+// A fresh directory, removed with its contents at the end of the test.
+struct TemporaryDirectory {
+  fs::path path;
+  TemporaryDirectory() {
+    std::string pattern = (fs::temp_directory_path() / "cosae-io-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(path, ignored);
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename().string());
+    return names;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("read_file and write_file_atomic", "[io]") {
+  TemporaryDirectory directory;
+  const std::string target = (directory.path / "out.bin").string();
+  const std::vector<uint8_t> data = {1, 2, 3, 0, 255};
+  const std::vector<uint8_t> other = {9, 8, 7};
+
+  cosae::write_file_atomic(target, data.data(), data.size());
+  CHECK(cosae::read_file(target) == data);
+  cosae::write_file_atomic(target, other.data(), other.size());  // replaces
+  CHECK(cosae::read_file(target) == other);
+  CHECK(directory.entries() == std::vector<std::string>{"out.bin"});  // no temporary left
+
+  cosae::Error error = expect_error([&] { cosae::read_file((directory.path / "missing.png").string()); });
+  CHECK(error.kind() == ErrorKind::io);
+  CHECK(contains(error.what(), "missing.png"));
+  error = expect_error([&] { cosae::read_file(directory.path.string()); });
+  CHECK(error.kind() == ErrorKind::io);
+  CHECK(contains(error.what(), "directory"));
+
+  // Nonexistent directory, a file used as a directory, and a directory in the way.
+  const std::string in_missing_directory = (directory.path / "no-such-dir" / "x.png").string();
+  const std::string under_a_file = (directory.path / "out.bin" / "x.png").string();
+  fs::create_directories(directory.path / "occupied" / "child");
+  const std::string onto_a_directory = (directory.path / "occupied").string();
+  for (const std::string& path : {in_missing_directory, under_a_file, onto_a_directory}) {
+    INFO(path);
+    error = expect_error([&] { cosae::write_file_atomic(path, data.data(), data.size()); });
+    CHECK(error.kind() == ErrorKind::io);
+    CHECK(contains(error.what(), path));
+  }
+  CHECK_FALSE(fs::exists(in_missing_directory));
+  CHECK(cosae::read_file(target) == other);
+  std::vector<std::string> names = directory.entries();
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"occupied", "out.bin"});
+
+  // Through a symbolic link the linked file is replaced; devices are written in place.
+  const fs::path link = directory.path / "link.bin";
+  fs::create_symlink("out.bin", link);
+  cosae::write_file_atomic(link.string(), data.data(), data.size());
+  CHECK(fs::is_symlink(link));
+  CHECK(cosae::read_file(target) == data);
+  fs::remove(link);
+  cosae::write_file_atomic("/dev/null", data.data(), data.size());
+  if (fs::exists("/dev/full")) {
+    CHECK(expect_error([&] { cosae::write_file_atomic("/dev/full", data.data(), data.size()); }).kind() ==
+          ErrorKind::io);
+  }
+
+  if (::geteuid() != 0) {  // root writes anywhere
+    const fs::path locked = directory.path / "locked";
+    fs::create_directory(locked);
+    fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+    const std::string path = (locked / "x.png").string();
+    CHECK(expect_error([&] { cosae::write_file_atomic(path, data.data(), data.size()); }).kind() == ErrorKind::io);
+    fs::permissions(locked, fs::perms::owner_all);
+    CHECK(fs::is_empty(locked));
+  }
+}
+
+TEST_CASE("read_image trusts the bytes and write_image the extension", "[io]") {
+  TemporaryDirectory directory;
+  const Image image = random_image(10, 6, 3, 16, 9);
+  const std::string misnamed = (directory.path / "actually-png.jpg").string();
+  const std::vector<uint8_t> encoded = cosae::encode_png(image);
+  cosae::write_file_atomic(misnamed, encoded.data(), encoded.size());
+  CHECK(cosae::read_image(misnamed).samples == image.samples);
+
+  const std::string png_path = (directory.path / "image.PNG").string();
+  cosae::write_image(png_path, image);
+  CHECK(cosae::read_png(png_path).samples == image.samples);
+
+  const cosae::Error unknown = expect_error([&] { cosae::write_image((directory.path / "x.xyz").string(), image); });
+  CHECK(unknown.kind() == ErrorKind::usage);
+
+  const std::string truncated = (directory.path / "truncated.png").string();
+  cosae::write_file_atomic(truncated, encoded.data(), encoded.size() / 2);
+  const cosae::Error error = expect_error([&] { cosae::read_image(truncated); });
+  CHECK(std::string(error.what()) == truncated + ": truncated PNG data");
+  const std::string empty = (directory.path / "empty.png").string();
+  cosae::write_file_atomic(empty, nullptr, 0);
+  CHECK(expect_error([&] { cosae::read_image(empty); }).kind() == ErrorKind::bad_input);
+}
+
+TEST_CASE("Images convert to tensors and back exactly", "[io]") {
+  SECTION("8-bit RGB") {
+    const Image image = random_image(17, 9, 3, 8, 21);
+    const torch::Tensor tensor = cosae::image_to_tensor(image);
+    CHECK(tensor.sizes() == torch::IntArrayRef({1, 3, 9, 17}));
+    CHECK(tensor.scalar_type() == torch::kFloat32);
+    CHECK(tensor[0][1][2][3].item<float>() == static_cast<float>(image.samples[(2 * 17 + 3) * 3 + 1]) / 255.0f);
+    CHECK(cosae::tensor_to_image(tensor, 3, 8).samples == image.samples);
+  }
+  SECTION("16-bit grey, every level, replicated to RGB") {
+    Image image{256, 256, 1, 16, {}};
+    for (int v = 0; v < 65536; ++v) image.samples.push_back(static_cast<uint16_t>(v));
+    const torch::Tensor tensor = cosae::image_to_tensor(image);
+    CHECK(torch::equal(tensor[0][0], tensor[0][1]));
+    CHECK(torch::equal(tensor[0][0], tensor[0][2]));
+    CHECK(tensor[0][0][255][255].item<float>() == 1.0f);
+    CHECK(tensor[0][0][128][0].item<float>() == 32768.0f / 65535.0f);
+    const Image back = cosae::tensor_to_image(tensor, 1, 16);
+    CHECK(back.channels == 1);
+    CHECK(back.samples == image.samples);
+  }
+  SECTION("alpha policy") {
+    Image rgba = random_image(5, 4, 4, 8, 4);
+    for (std::size_t i = 3; i < rgba.samples.size(); i += 4) rgba.samples[i] = 255;
+    const Image rgb = cosae::tensor_to_image(cosae::image_to_tensor(rgba), 3, 8);  // opaque: dropped
+    for (std::size_t pixel = 0; pixel < 20; ++pixel) {
+      for (int c = 0; c < 3; ++c) CHECK(rgb.samples[pixel * 3 + c] == rgba.samples[pixel * 4 + c]);
+    }
+    rgba.samples[7] = 254;
+    const cosae::Error error = expect_error([&] { cosae::image_to_tensor(rgba); });
+    CHECK(error.kind() == ErrorKind::bad_input);
+    CHECK(contains(error.what(), "--drop-alpha"));
+    CHECK(torch::equal(cosae::image_to_tensor(rgba, cosae::AlphaPolicy::discard),
+                       cosae::image_to_tensor(rgb)));
+  }
+  SECTION("tensor_to_image clamps, rounds, and accepts [3, H, W] of any float type") {
+    // Planes R = {-1, 2}, G = {NaN, 3.4/255}, B = {3.6/255, 0.5}.
+    const std::vector<double> planes = {-1.0, 2.0, std::nan(""), 3.4 / 255, 3.6 / 255, 0.5};
+    const torch::Tensor values = torch::tensor(planes, torch::dtype(torch::kFloat64)).reshape({3, 1, 2});
+    const Image image = cosae::tensor_to_image(values, 3, 8);
+    CHECK(image.samples == std::vector<uint16_t>{0, 0, 4, 255, 3, 128});  // RGB per pixel
+    const Image grey = cosae::tensor_to_image(values.clamp(0, 1).nan_to_num(0), 1, 16);
+    const auto expected_grey = [](double r, double g, double b) {
+      return static_cast<uint16_t>(std::lround((r + g + b) / 3 * 65535));
+    };
+    CHECK(grey.samples == std::vector<uint16_t>{expected_grey(0, 0, 3.6 / 255), expected_grey(1, 3.4 / 255, 0.5)});
+    CHECK(expect_error([] { cosae::tensor_to_image(torch::zeros({2, 3, 4, 4})); }).kind() == ErrorKind::internal);
+    CHECK(expect_error([] { cosae::tensor_to_image(torch::zeros({1, 3, 4, 4}), 2); }).kind() == ErrorKind::usage);
+  }
+}
+
+#if defined(COSAE_WITH_OPENCV)
+TEST_CASE("OpenCV formats read and write through cosae::Image", "[io]") {
+  TemporaryDirectory directory;
+  auto write_bytes = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
+    const std::string path = (directory.path / name).string();
+    cosae::write_file_atomic(path, bytes.data(), bytes.size());
+    return path;
+  };
+  const cv::Mat red(8, 16, CV_8UC3, cv::Scalar(0, 0, 255));  // BGR
+
+  SECTION("JPEG, as RGB") {
+    std::vector<uint8_t> jpeg;
+    REQUIRE(cv::imencode(".jpg", red, jpeg));
+    const Image image = cosae::read_image(write_bytes("red.jpg", jpeg));
+    REQUIRE(image.channels == 3);
+    CHECK(image.width == 16);
+    CHECK(image.height == 8);
+    CHECK(image.samples[0] > 240);  // red first
+    CHECK(image.samples[2] < 15);
+    jpeg.resize(jpeg.size() / 4);
+    const cosae::Error error = expect_error([&] { cosae::read_image(write_bytes("cut.jpg", jpeg)); });
+    CHECK(error.kind() == ErrorKind::bad_input);
+  }
+  SECTION("BMP, exactly") {
+    std::vector<uint8_t> bmp;
+    REQUIRE(cv::imencode(".bmp", red, bmp));
+    const Image image = cosae::read_image(write_bytes("red.bmp", bmp));
+    REQUIRE(image.channels == 3);
+    CHECK(image.samples[0] == 255);
+    CHECK(image.samples[1] == 0);
+    CHECK(image.samples[2] == 0);
+  }
+  SECTION("write_image / read_image round trips") {
+    for (const auto& [name, image] : {std::pair{"rgb.bmp", random_image(13, 7, 3, 8, 31)},
+                                      std::pair{"grey.bmp", random_image(13, 7, 1, 8, 32)},
+                                      std::pair{"rgba16.tiff", random_image(5, 6, 4, 16, 33)}}) {
+      INFO(name);
+      const std::string path = (directory.path / name).string();
+      cosae::write_image(path, image);
+      const Image back = cosae::read_image(path);
+      CHECK(back.channels == image.channels);
+      CHECK(back.bit_depth == image.bit_depth);
+      CHECK(back.samples == image.samples);
+    }
+    const Image translucent = random_image(4, 4, 4, 8, 34);
+    const cosae::Error error =
+        expect_error([&] { cosae::write_image((directory.path / "x.jpg").string(), translucent); });
+    CHECK(error.kind() == ErrorKind::bad_input);
+    CHECK_FALSE(fs::exists(directory.path / "x.jpg"));
+  }
+}
+#endif
