@@ -1,4 +1,4 @@
-// cosae decode IN... [-o OUT|DIR] [--device] [--threads] [--json] [--quiet]
+// cosae decode IN... [-o OUT|DIR] [--device] [--threads] [--json] [--quiet] [--reference IMG]
 #include <string>
 #include <vector>
 
@@ -16,6 +16,7 @@ struct DecodeOptions {
   int threads = 0;
   bool json = false;
   bool quiet = false;
+  std::string reference;
 };
 
 class DecodeCommand : public Command {
@@ -28,9 +29,10 @@ class DecodeCommand : public Command {
     app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
+    app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it");
   }
   int run() override {
-    COSAE_FAIL(unavailable, "cosae decode: the codec is not built in this version");
+    COSAE_FAIL(unavailable, "decode: the codec is not built in this version");
   }
 
  private:

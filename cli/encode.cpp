@@ -33,8 +33,8 @@ class EncodeCommand : public Command {
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
   }
   int run() override {
-    COSAE_FAIL(unavailable, "cosae encode: no trained model is available yet and the codec is not built in "
-                            "this version");
+    COSAE_FAIL(unavailable, "encode: no trained model is available yet (models/ holds none) and the codec "
+                            "is not built in this version");
   }
 
  private:

@@ -33,7 +33,7 @@ class EvalCommand : public Command {
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   }
-  int run() override { COSAE_FAIL(unavailable, "cosae eval: evaluation is not built in this version"); }
+  int run() override { COSAE_FAIL(unavailable, "eval: evaluation is not built in this version"); }
 
  private:
   EvalOptions opt_;

@@ -38,7 +38,7 @@ class TrainCommand : public Command {
     app.add_flag("--resume", opt_.resume, "Continue from the run folder's last checkpoint");
     app.add_option("--seed", opt_.seed, "Random seed")->capture_default_str();
   }
-  int run() override { COSAE_FAIL(unavailable, "cosae train: training is not built in this version"); }
+  int run() override { COSAE_FAIL(unavailable, "train: training is not built in this version"); }
 
  private:
   TrainOptions opt_;
