@@ -1,0 +1,104 @@
+// End-to-end checks of the `cosae` binary: help, version, exit codes, one-line errors.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "catch_compat.hpp"
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result run_cli(const std::string& args) {
+  const std::string command = std::string(COSAE_TEST_CLI) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::filesystem::path temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() / ("cosae_cli_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+int count_lines(const std::string& s) {
+  int lines = 0;
+  for (char c : s) lines += c == '\n';
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("cosae --help lists every subcommand", "[cli]") {
+  const auto r = run_cli("--help");
+  CHECK(r.exit_code == 0);
+  for (const char* name : {"encode", "decode", "train", "eval", "info", "bench"}) CHECK(r.output.find(name) != std::string::npos);
+  CHECK(run_cli("--version").output.find("cosae ") != std::string::npos);
+  for (const char* name : {"encode", "decode", "train", "eval", "info", "bench"}) {
+    INFO(name);
+    CHECK(run_cli(std::string(name) + " --help").exit_code == 0);
+  }
+}
+
+TEST_CASE("usage errors exit with code 2", "[cli]") {
+  CHECK(run_cli("").exit_code == 2);
+  CHECK(run_cli("no-such-command").exit_code == 2);
+  CHECK(run_cli("encode").exit_code == 2);  // input required
+  CHECK(run_cli("bench synthesis --size huge").exit_code == 2);
+  CHECK(run_cli("train --data x").exit_code == 2);  // --out required
+}
+
+TEST_CASE("subcommands that are not built yet say so and exit 6", "[cli]") {
+  const auto sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/astronaut.png";
+  const auto r = run_cli("encode " + sample + " -o /dev/null");
+  CHECK(r.exit_code == 6);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(run_cli("train --data . --out x").exit_code == 6);
+}
+
+TEST_CASE("info describes images and rejects bad files with one line", "[cli]") {
+  const auto sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/astronaut.png";
+  const auto good = run_cli("info " + sample);
+  CHECK(good.exit_code == 0);
+  CHECK(good.output.find("512x512") != std::string::npos);
+
+  const auto dir = temp_dir();
+  const auto corrupt = dir / "corrupt.png";
+  {
+    std::ifstream in(sample, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(corrupt, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  }
+  const auto truncated = run_cli("info " + corrupt.string());
+  CHECK(truncated.exit_code == 3);
+  CHECK(count_lines(truncated.output) == 1);
+
+  const auto empty = dir / "empty.png";
+  std::ofstream(empty).close();
+  CHECK(run_cli("info " + empty.string()).exit_code == 3);
+  CHECK(run_cli("info " + (dir / "missing.png").string()).exit_code == 4);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("--device cuda without CUDA is a device error", "[cli]") {
+  const auto r = run_cli("bench synthesis --device cuda --size train --repeats 1 --warmup 0");
+#ifndef COSAE_WITH_CUDA
+  CHECK(r.exit_code == 7);
+  CHECK(count_lines(r.output) == 1);
+#else
+  CHECK((r.exit_code == 0 || r.exit_code == 7));
+#endif
+}
