@@ -29,8 +29,11 @@ constexpr int64_t kMaxImageSide = 1 << 16;         // 65536
 constexpr int64_t kMaxImagePixels = int64_t(1) << 30;  // ~1.07 gigapixel
 
 // PNG (always available). Palette images are expanded to RGB/RGBA, grey below 8 bits to 8,
-// and a tRNS chunk to an alpha channel; 8- and 16-bit samples are kept as they are.
-// Throws cosae::Error (bad_input for corrupt/truncated/empty data, io for unreadable files).
+// and a tRNS chunk to an alpha channel; 8- and 16-bit samples are kept as they are; interlaced
+// images are de-interlaced. A CRC error in any chunk, a header beyond the limits above, or a
+// header claiming more pixels than the data could hold is refused before allocation.
+// Throws cosae::Error (bad_input for corrupt/truncated/empty data, io for unreadable files);
+// errors of the path-taking functions start with the path.
 Image decode_png(const uint8_t* data, std::size_t size);
 Image read_png(const std::string& path);
 std::vector<uint8_t> encode_png(const Image& image);
@@ -38,13 +41,18 @@ std::vector<uint8_t> encode_png(const Image& image);
 void write_png(const std::string& path, const Image& image);
 
 // Any supported format: PNG always; JPEG, WebP, TIFF, BMP, PPM/PGM when built with OpenCV.
-// "-" reads standard input.
+// The format is recognised from the bytes, not the name. "-" reads standard input.
+// Without OpenCV, a non-PNG image throws ErrorKind::unavailable.
 Image read_image(const std::string& path);
-// Format chosen from the extension (.png always; others need OpenCV). "-" writes PNG to stdout.
+// Format chosen from the extension, case-insensitively (.png always; .jpg/.jpeg/.webp/.tif/
+// .tiff/.bmp/.ppm/.pgm need OpenCV; anything else is a usage error). "-" writes PNG to stdout.
 void write_image(const std::string& path, const Image& image);
 
-// Reads a whole file ("-" for stdin) / writes one atomically (temp file + rename; "-" stdout).
+// Reads a whole file ("-" for stdin); a directory or unopenable path is an io error.
 std::vector<uint8_t> read_file(const std::string& path);
+// Writes a file atomically: a temporary file in the same directory, then rename, so a failure
+// leaves the old file (or none) and no temporary. "-" is stdout; devices and pipes are written
+// in place; through a symbolic link, the linked file is replaced.
 void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t size);
 
 }  // namespace cosae

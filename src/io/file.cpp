@@ -163,7 +163,8 @@ void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t
 
   std::string final_path = path;
   struct stat existing {};
-  if (::stat(path.c_str(), &existing) == 0) {
+  const bool replacing = ::stat(path.c_str(), &existing) == 0;
+  if (replacing) {
     COSAE_CHECK(!S_ISDIR(existing.st_mode), io, name, ": is a directory, not a file");
     if (!S_ISREG(existing.st_mode)) return write_in_place(path, name, data, size);
     // Replace the file a symbolic link points to, not the link.
@@ -180,6 +181,7 @@ void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t
   const int create_error = errno;
   COSAE_CHECK(file.get() >= 0, io, name, ": cannot create a file in its directory: ", errno_text(create_error));
   TemporaryFile temporary(temporary_path);
+  if (replacing) ::fchmod(file.get(), existing.st_mode & 07777);  // keep the old file's permissions
 
   int error = write_all(file.get(), data, size);
   if (error == 0) error = file.close();

@@ -150,8 +150,7 @@ bool run_png_decode(png_structp png, png_infop info, PngContext* context, Image*
     png_set_expand_gray_1_2_4_to_8(png);
   }
   if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-  const int passes = png_set_interlace_handling(png);
-  (void)passes;  // png_read_image runs every pass itself
+  png_set_interlace_handling(png);  // png_read_image then runs every Adam7 pass itself
   png_read_update_info(png, info);
 
   image->width = static_cast<int>(width);

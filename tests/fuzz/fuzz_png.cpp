@@ -2,8 +2,9 @@
 // or throw cosae::Error; never crash, leak or trip a sanitizer.
 //
 // Built alone, without CMake or LibTorch:
-//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc tests/fuzz/fuzz_png.cpp src/io/png.cpp src/common/error.cpp -lpng -o /tmp/fuzz_png && /tmp/fuzz_png -runs=200000 -max_len=4096 /tmp/png_corpus
+//   clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude -Isrc tests/fuzz/fuzz_png.cpp src/io/png.cpp src/common/error.cpp -lpng -o /tmp/fuzz_png && /tmp/fuzz_png -runs=200000 -max_len=4096 /tmp/png_corpus
 // (/tmp/png_corpus: a few small PNGs of each colour type, bit depth and interlacing.)
+// -fno-sanitize-recover=all makes UBSan findings crash, so libFuzzer reports them.
 #include <array>
 #include <cstddef>
 #include <cstdint>
