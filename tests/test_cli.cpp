@@ -93,7 +93,7 @@ TEST_CASE("info describes images and rejects bad files with one line", "[cli]") 
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("--device cuda without CUDA is a device error", "[cli]") {
+TEST_CASE("asking for CUDA without CUDA is a device error", "[cli]") {
   const auto r = run_cli("bench synthesis --device cuda --size train --repeats 1 --warmup 0");
 #ifndef COSAE_WITH_CUDA
   CHECK(r.exit_code == 7);

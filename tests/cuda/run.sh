@@ -33,7 +33,16 @@ timeout 300 "$BUILD/cosae_tests" "[cuda]" >"$OUT/tests_cuda.log" 2>&1 || status=
 tail -3 "$OUT/tests_cuda.log"
 [[ $status -ne 0 ]] && grep -B3 -A12 FAILED "$OUT/tests_cuda.log" | head -80
 step "tests (all others)"
-timeout 300 "$BUILD/cosae_tests" "~[cuda]" >"$OUT/tests_cpu.log" 2>&1 || status=1
+if ! timeout 300 "$BUILD/cosae_tests" "~[cuda]" >"$OUT/tests_cpu.log" 2>&1; then
+  status=1
+  grep -B3 -A12 FAILED "$OUT/tests_cpu.log" | head -60
+  debugger=$(command -v gdb || command -v cuda-gdb || ls /usr/local/cuda/bin/cuda-gdb 2>/dev/null || true)
+  if [[ -n "$debugger" ]]; then  # where did it crash?
+    for tag in "[cli]" "[io]"; do
+      timeout 120 "$debugger" -batch -ex run -ex bt --args "$BUILD/cosae_tests" "$tag" 2>&1 | grep -E "^#|signal" | head -25
+    done
+  fi
+fi
 tail -3 "$OUT/tests_cpu.log"
 
 if [[ $run_bench -eq 1 ]]; then

@@ -3,16 +3,20 @@
 // Layout: amplitude/phase [B, K, h, w], harmonic [B, K, hT, wT], all contiguous. A "cell row"
 // is one (b, k, i): T output rows of wT pixels, fed by the w cells of row i.
 //
-// Forward: one block per (cell row, chunk of <= 256 columns). The block puts the T cos/sin
-// pairs of each separable basis angle and the chunk's cell coefficients (a, b) in shared
-// memory; every thread then writes VEC consecutive pixels of a row with 2 FMAs each.
+// Forward: one block per (k, i, chunk of <= 256 columns, group of BG batch entries). The
+// block puts the T cos/sin pairs of each separable basis angle and the coefficients (a, b) of
+// its cells in shared memory; every thread then writes VEC consecutive pixels of a row with
+// 2 FMAs each. Grouping batch entries amortises the tables over more output.
 //
 // Backward: block (k, slice s) walks a fixed slice of the cell rows of frequency k. Each
-// thread owns one column of one cell row, sums G against the row basis down its column, and
-// the T columns of a cell combine with warp shuffles in a fixed tree. Per-cell dA and dphase
-// are written directly; the cells' frequency-gradient terms are summed by thread 0 in a fixed
-// order into one partial per block, and a second kernel sums the S partials of each k in order.
-// Same input, same bits, every run.
+// thread owns VEC columns of one cell row, sums G against the row basis down them, and the
+// T / VEC threads of a cell combine with warp shuffles in a fixed tree. Per-cell dA and dphase
+// are written directly. Each cell's first thread keeps a running sum of its cells'
+// frequency-gradient terms; at the end thread 0 adds those in thread order into one partial
+// per block, and a second kernel sums the S partials of each k in order. No atomics: the same
+// input gives the same bits on every run.
+#include <algorithm>
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -24,8 +28,10 @@ namespace cosae::synthesis::cuda_kernels {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kChunk = 256;          // forward: columns per block
-constexpr int kMaxForwardTile = 256;  // the op's limit on T
+constexpr int kChunk = 256;            // forward: columns per block
+constexpr int kMaxForwardTile = 256;   // the op's limit on T
+constexpr int kMaxForwardCoefs = 1024; // forward: cells (x batch entries) per block
+constexpr int kTargetForwardBlocks = 2048;
 constexpr int kTargetBackwardBlocks = 1024;
 
 template <typename T>
@@ -73,81 +79,108 @@ __device__ __forceinline__ void basis_tables(const Acc* freqs, int64_t k, int ti
   }
 }
 
-// grid.x: cell rows (B*K*h); grid.y: column chunks of kChunk. VEC = 4 needs T % 4 == 0.
+struct ForwardPlan {
+  int64_t chunks;        // column chunks of kChunk per cell row
+  int batch_group;       // BG: batch entries per block
+  int64_t batch_groups;  // ceil(B / BG)
+};
+
+ForwardPlan plan_forward(const Shape& s) {
+  ForwardPlan plan{};
+  const int64_t width = s.cells_x * s.tile;
+  plan.chunks = (width + kChunk - 1) / kChunk;
+  const int64_t cells_per_chunk = std::min<int64_t>(s.cells_x, kChunk / s.tile + 2);
+  const int64_t per_batch = s.freqs * s.cells_y * plan.chunks;  // blocks with BG = 1
+  int64_t group = std::max<int64_t>(1, per_batch * s.batch / kTargetForwardBlocks);
+  group = std::min<int64_t>({group, s.batch, std::max<int64_t>(1, kMaxForwardCoefs / cells_per_chunk)});
+  plan.batch_group = static_cast<int>(std::max<int64_t>(group, 1));
+  plan.batch_groups = (s.batch + plan.batch_group - 1) / plan.batch_group;
+  return plan;
+}
+
+// grid.x = ((k * h + i) * chunks + chunk) * batch_groups + group. VEC = 4 needs T % 4 == 0.
 template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __restrict__ amplitude,
                                                                      const T* __restrict__ phase,
                                                                      const typename AccType<T>::type* __restrict__ freqs,
-                                                                     T* __restrict__ harmonic, int64_t K, int64_t h,
-                                                                     int64_t w, int tile) {
+                                                                     T* __restrict__ harmonic, int64_t B, int64_t K,
+                                                                     int64_t h, int64_t w, int tile, int64_t chunks,
+                                                                     int batch_group, int64_t batch_groups) {
   using Acc = typename AccType<T>::type;
   __shared__ Acc cos_a[kMaxForwardTile], sin_a[kMaxForwardTile], cos_b[kMaxForwardTile], sin_b[kMaxForwardTile];
-  __shared__ Acc coef_a[kChunk + 2], coef_b[kChunk + 2];
+  __shared__ Acc coef_a[kMaxForwardCoefs], coef_b[kMaxForwardCoefs];
 
-  const int64_t row = blockIdx.x;  // (b * K + k) * h + i
-  const int64_t k = (row / h) % K;
+  int64_t idx = blockIdx.x;
+  const int64_t group = idx % batch_groups;
+  idx /= batch_groups;
+  const int64_t chunk = idx % chunks;
+  idx /= chunks;
+  const int64_t i = idx % h;
+  const int64_t k = idx / h;
+  const int64_t b0 = group * batch_group;
+  const int nb = static_cast<int>(min(int64_t(batch_group), B - b0));
+
   const int64_t width = w * tile;
-  const int64_t c0 = int64_t(blockIdx.y) * kChunk;
+  const int64_t c0 = chunk * kChunk;
   const int cw = static_cast<int>(min(int64_t(kChunk), width - c0));
   const int64_t j0 = c0 / tile;
   const int cells = static_cast<int>((c0 + cw - 1) / tile - j0 + 1);
 
   basis_tables(freqs, k, tile, cos_a, sin_a, cos_b, sin_b);
-  for (int c = threadIdx.x; c < cells; c += blockDim.x) {
-    const int64_t idx = row * w + j0 + c;
-    cell_coefficients(to_acc(amplitude[idx]), to_acc(phase[idx]), &coef_a[c], &coef_b[c]);
+  for (int c = threadIdx.x; c < nb * cells; c += blockDim.x) {
+    const int bl = c / cells, cell = c - bl * cells;
+    const int64_t src = (((b0 + bl) * K + k) * h + i) * w + j0 + cell;
+    cell_coefficients(to_acc(amplitude[src]), to_acc(phase[src]), &coef_a[c], &coef_b[c]);
   }
   __syncthreads();
 
   const int vecs_per_row = cw / VEC;
-  const int n = tile * vecs_per_row;
-  T* out = harmonic + row * tile * width + c0;
-  for (int v = threadIdx.x; v < n; v += blockDim.x) {
-    const int y = v / vecs_per_row;
-    const int X = (v - y * vecs_per_row) * VEC;  // column within the chunk
+  const int per_batch = tile * vecs_per_row;
+  for (int v = threadIdx.x; v < nb * per_batch; v += blockDim.x) {
+    const int bl = v / per_batch;
+    const int rem = v - bl * per_batch;
+    const int y = rem / vecs_per_row;
+    const int X = (rem - y * vecs_per_row) * VEC;  // column within the chunk
     const Acc cb = cos_b[y], sb = sin_b[y];
-    Acc vals[VEC];
     const int64_t col0 = c0 + X;
-    if (VEC > 1) {  // the VEC columns share one cell (T % VEC == 0, chunk starts are aligned)
-      const int64_t j = col0 / tile;
-      const int x0 = static_cast<int>(col0 - j * tile);
-      const Acc a = coef_a[j - j0], b = coef_b[j - j0];
+    const int64_t j = col0 / tile;
+    const int x0 = static_cast<int>(col0 - j * tile);
+    // The VEC columns share one cell (T % VEC == 0 and chunk starts are multiples of VEC).
+    const Acc a = coef_a[bl * cells + (j - j0)], b = coef_b[bl * cells + (j - j0)];
+    Acc vals[VEC];
 #pragma unroll
-      for (int e = 0; e < VEC; ++e) {
-        Acc p, q;
-        column_terms(a, b, cos_a[x0 + e], sin_a[x0 + e], &p, &q);
-        vals[e] = harmonic_value(p, q, cb, sb);
-      }
-    } else {
-      const int64_t j = col0 / tile;
-      const int x = static_cast<int>(col0 - j * tile);
+    for (int e = 0; e < VEC; ++e) {
       Acc p, q;
-      column_terms(coef_a[j - j0], coef_b[j - j0], cos_a[x], sin_a[x], &p, &q);
-      vals[0] = harmonic_value(p, q, cb, sb);
+      column_terms(a, b, cos_a[x0 + e], sin_a[x0 + e], &p, &q);
+      vals[e] = harmonic_value(p, q, cb, sb);
     }
-    store_vec<T, VEC>(out + int64_t(y) * width + X, vals);
+    const int64_t row = ((b0 + bl) * K + k) * h + i;
+    store_vec<T, VEC>(harmonic + (row * tile + y) * width + col0, vals);
   }
 }
 
 struct BackwardPlan {
-  int slices;          // S: blocks per frequency
-  int chunk_cells;     // cells per work item (a divisor of w, chunk_cells * T <= kThreads)
-  int chunk_cols;      // CW = chunk_cells * T
-  int items_per_pass;  // P = kThreads / CW work items at once
+  int vec;               // columns per thread: 4 when T % 4 == 0, else 1
+  int slices;            // S: blocks per frequency
+  int chunk_cols;        // columns per work item: a whole number of cells dividing the row
+  int threads_per_item;  // chunk_cols / vec (<= kThreads)
+  int items_per_pass;    // kThreads / threads_per_item work items at once
 };
 
 BackwardPlan plan_backward(const Shape& s) {
   BackwardPlan plan{};
+  plan.vec = s.tile % 4 == 0 ? 4 : 1;
   const int64_t rows = s.batch * s.cells_y;
-  const int64_t max_cells = kThreads / s.tile;
-  plan.chunk_cells = 1;
+  const int64_t max_cells = std::max<int64_t>(1, kThreads * plan.vec / s.tile);
+  int64_t chunk_cells = 1;
   for (int64_t c = std::min<int64_t>(max_cells, s.cells_x); c >= 1; --c)
     if (s.cells_x % c == 0) {
-      plan.chunk_cells = static_cast<int>(c);
+      chunk_cells = c;
       break;
     }
-  plan.chunk_cols = plan.chunk_cells * static_cast<int>(s.tile);
-  plan.items_per_pass = kThreads / plan.chunk_cols;
+  plan.chunk_cols = static_cast<int>(chunk_cells * s.tile);
+  plan.threads_per_item = plan.chunk_cols / plan.vec;
+  plan.items_per_pass = kThreads / plan.threads_per_item;
   // Only the shape decides S, so a given input always reduces in the same order.
   const int64_t wanted = (kTargetBackwardBlocks + s.freqs - 1) / std::max<int64_t>(s.freqs, 1);
   plan.slices = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(wanted, rows)));
@@ -161,13 +194,25 @@ __device__ __forceinline__ Acc group_sum(Acc v, int group) {
   return v;
 }
 
+// Loads VEC consecutive values as the accumulation type (one 16-byte load for float x 4).
+template <typename T, int VEC>
+__device__ __forceinline__ void load_vec(const T* src, typename AccType<T>::type* vals) {
+#pragma unroll
+  for (int e = 0; e < VEC; ++e) vals[e] = to_acc(src[e]);
+}
+template <>
+__device__ __forceinline__ void load_vec<float, 4>(const float* src, float* vals) {
+  const float4 v = __ldg(reinterpret_cast<const float4*>(src));
+  vals[0] = v.x, vals[1] = v.y, vals[2] = v.z, vals[3] = v.w;
+}
+
 // grid.x = K * S. Block (k, s) owns cell rows [s*R/S, (s+1)*R/S) of frequency k, R = B*h.
-template <typename T>
+template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) synthesis_backward_kernel(
     const T* __restrict__ grad, const T* __restrict__ amplitude, const T* __restrict__ phase,
     const typename AccType<T>::type* __restrict__ freqs, T* __restrict__ dL_dA, T* __restrict__ dL_dphase,
     typename AccType<T>::type* __restrict__ partials, int64_t K, int64_t h, int64_t w, int tile, int slices,
-    int chunk_cols, int items_per_pass, int64_t rows) {
+    int chunk_cols, int threads_per_item, int items_per_pass, int64_t rows) {
   using Acc = typename AccType<T>::type;
   __shared__ Acc cos_a[32], sin_a[32], cos_b[32], sin_b[32], cos_by[32], sin_by[32];
   __shared__ Acc cell_du[kThreads], cell_dv[kThreads];
@@ -186,20 +231,22 @@ __global__ void __launch_bounds__(kThreads) synthesis_backward_kernel(
   }
   __syncthreads();
 
-  const int item_in_pass = threadIdx.x / chunk_cols;
-  const int col_in_chunk = threadIdx.x % chunk_cols;
-  const int x = col_in_chunk % tile;
-  const int slot = threadIdx.x / tile;  // one cell per group of T lanes
-  const int slots_used = items_per_pass * chunk_cols / tile;
+  const int lanes_per_cell = tile / VEC;
+  const int item_in_pass = threadIdx.x / threads_per_item;
+  const int col_in_chunk = (threadIdx.x % threads_per_item) * VEC;
+  const int x0 = col_in_chunk % tile;
+  const bool cell_leader = x0 == 0;
   const bool active_lane = item_in_pass < items_per_pass;
-  Acc du = 0, dv = 0;
+  Acc du = 0, dv = 0;  // this thread's cells (leaders only), in pass order
 
   for (int64_t pass = 0; pass < items; pass += items_per_pass) {
     // Every lane runs the shuffles (full-warp masks); lanes without an item sum zeros.
     const int64_t item = pass + item_in_pass;
     const bool valid = active_lane && item < items;
     int64_t row = 0, X = 0;
-    Acc r_c = 0, r_s = 0, r_cy = 0, r_sy = 0;
+    Acc r_c[VEC], r_s[VEC], r_cy[VEC], r_sy[VEC];
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) r_c[e] = r_s[e] = r_cy[e] = r_sy[e] = 0;
     if (valid) {
       const int64_t r = row_begin + item / chunks_per_row;  // r = b * h + i
       const int64_t chunk = item % chunks_per_row;
@@ -207,46 +254,55 @@ __global__ void __launch_bounds__(kThreads) synthesis_backward_kernel(
       row = (b * K + k) * h + i;
       X = chunk * chunk_cols + col_in_chunk;
       const T* g = grad + row * tile * width + X;
-#pragma unroll 8
+#pragma unroll 4
       for (int y = 0; y < tile; ++y) {
-        const Acc gv = to_acc(g[int64_t(y) * width]);
-        r_c += gv * cos_b[y];
-        r_s += gv * sin_b[y];
-        r_cy += gv * cos_by[y];
-        r_sy += gv * sin_by[y];
+        Acc gv[VEC];
+        load_vec<T, VEC>(g + int64_t(y) * width, gv);
+        const Acc cb = cos_b[y], sb = sin_b[y], cby = cos_by[y], sby = sin_by[y];
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) {
+          r_c[e] += gv[e] * cb;
+          r_s[e] += gv[e] * sb;
+          r_cy[e] += gv[e] * cby;
+          r_sy[e] += gv[e] * sby;
+        }
       }
     }
-    Acc gc, gs, gcy, gsy;
-    column_grad_sums(cos_a[x], sin_a[x], r_c, r_s, &gc, &gs);
-    column_grad_sums(cos_a[x], sin_a[x], r_cy, r_sy, &gcy, &gsy);
-    const Acc xw = Acc(x) + Acc(0.5);
+    Acc g_c = 0, g_s = 0, g_cx = 0, g_sx = 0, g_cy = 0, g_sy = 0;
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) {
+      Acc gc, gs, gcy, gsy;
+      column_grad_sums(cos_a[x0 + e], sin_a[x0 + e], r_c[e], r_s[e], &gc, &gs);
+      column_grad_sums(cos_a[x0 + e], sin_a[x0 + e], r_cy[e], r_sy[e], &gcy, &gsy);
+      const Acc xw = Acc(x0 + e) + Acc(0.5);
+      g_c += gc, g_s += gs, g_cx += gc * xw, g_sx += gs * xw, g_cy += gcy, g_sy += gsy;
+    }
     TileGradSums<Acc> sums;
-    sums.g_c = group_sum(gc, tile);
-    sums.g_s = group_sum(gs, tile);
-    sums.g_cx = group_sum(gc * xw, tile);
-    sums.g_sx = group_sum(gs * xw, tile);
-    sums.g_cy = group_sum(gcy, tile);
-    sums.g_sy = group_sum(gsy, tile);
-    Acc my_du = 0, my_dv = 0;
-    if (valid && x == 0) {
+    sums.g_c = group_sum(g_c, lanes_per_cell);
+    sums.g_s = group_sum(g_s, lanes_per_cell);
+    sums.g_cx = group_sum(g_cx, lanes_per_cell);
+    sums.g_sx = group_sum(g_sx, lanes_per_cell);
+    sums.g_cy = group_sum(g_cy, lanes_per_cell);
+    sums.g_sy = group_sum(g_sy, lanes_per_cell);
+    if (valid && cell_leader) {
       const int64_t cell = row * w + X / tile;
-      Acc dA, dphase;
-      cell_gradients(sums, to_acc(amplitude[cell]), to_acc(phase[cell]), tile, &dA, &dphase, &my_du, &my_dv);
+      Acc dA, dphase, cell_du_term, cell_dv_term;
+      cell_gradients(sums, to_acc(amplitude[cell]), to_acc(phase[cell]), tile, &dA, &dphase, &cell_du_term,
+                     &cell_dv_term);
       dL_dA[cell] = from_acc<T>(dA);
       dL_dphase[cell] = from_acc<T>(dphase);
+      du += cell_du_term;
+      dv += cell_dv_term;
     }
-    if (x == 0) {
-      cell_du[slot] = my_du;
-      cell_dv[slot] = my_dv;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0)
-      for (int c = 0; c < slots_used; ++c) du += cell_du[c], dv += cell_dv[c];
-    __syncthreads();
   }
+  cell_du[threadIdx.x] = du;  // zero for non-leaders
+  cell_dv[threadIdx.x] = dv;
+  __syncthreads();
   if (threadIdx.x == 0) {
-    partials[2 * blockIdx.x] = du;
-    partials[2 * blockIdx.x + 1] = dv;
+    Acc total_u = 0, total_v = 0;
+    for (int t = 0; t < kThreads; t += lanes_per_cell) total_u += cell_du[t], total_v += cell_dv[t];
+    partials[2 * blockIdx.x] = total_u;
+    partials[2 * blockIdx.x + 1] = total_v;
   }
 }
 
@@ -269,19 +325,19 @@ template <typename T>
 void launch_forward(const Shape& s, const void* amplitude, const void* phase, const void* freqs, void* harmonic,
                     cudaStream_t stream) {
   using Acc = typename AccType<T>::type;
-  const int64_t rows = s.batch * s.freqs * s.cells_y;
-  const int64_t chunks = (s.cells_x * s.tile + kChunk - 1) / kChunk;
-  COSAE_CHECK(rows < (int64_t(1) << 31) && chunks < 65536, usage, "harmonic synthesis: input too large");
-  const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(chunks));
-  auto args = [&](auto kernel) {
-    kernel<<<grid, kThreads, 0, stream>>>(static_cast<const T*>(amplitude), static_cast<const T*>(phase),
-                                          static_cast<const Acc*>(freqs), static_cast<T*>(harmonic), s.freqs,
-                                          s.cells_y, s.cells_x, static_cast<int>(s.tile));
+  const ForwardPlan plan = plan_forward(s);
+  const int64_t blocks = s.freqs * s.cells_y * plan.chunks * plan.batch_groups;
+  COSAE_CHECK(blocks < (int64_t(1) << 31), usage, "harmonic synthesis: input too large");
+  auto launch = [&](auto kernel) {
+    kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        static_cast<const T*>(amplitude), static_cast<const T*>(phase), static_cast<const Acc*>(freqs),
+        static_cast<T*>(harmonic), s.batch, s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.chunks,
+        plan.batch_group, plan.batch_groups);
   };
   if (s.tile % 4 == 0)
-    args(synthesis_forward_kernel<T, 4>);
+    launch(synthesis_forward_kernel<T, 4>);
   else
-    args(synthesis_forward_kernel<T, 1>);
+    launch(synthesis_forward_kernel<T, 1>);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -294,11 +350,17 @@ void launch_backward(const Shape& s, const void* grad, const void* amplitude, co
   const BackwardPlan plan = plan_backward(s);
   const int64_t blocks = s.freqs * plan.slices;
   COSAE_CHECK(blocks < (int64_t(1) << 31), usage, "harmonic synthesis: input too large");
-  synthesis_backward_kernel<T><<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      static_cast<const T*>(grad), static_cast<const T*>(amplitude), static_cast<const T*>(phase),
-      static_cast<const Acc*>(freqs), static_cast<T*>(dA), static_cast<T*>(dphase), static_cast<Acc*>(scratch),
-      s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.slices, plan.chunk_cols, plan.items_per_pass,
-      s.batch * s.cells_y);
+  auto launch = [&](auto kernel) {
+    kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        static_cast<const T*>(grad), static_cast<const T*>(amplitude), static_cast<const T*>(phase),
+        static_cast<const Acc*>(freqs), static_cast<T*>(dA), static_cast<T*>(dphase), static_cast<Acc*>(scratch),
+        s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.slices, plan.chunk_cols,
+        plan.threads_per_item, plan.items_per_pass, s.batch * s.cells_y);
+  };
+  if (plan.vec == 4)
+    launch(synthesis_backward_kernel<T, 4>);
+  else
+    launch(synthesis_backward_kernel<T, 1>);
   CUDA_CHECK_LAUNCH();
   const int threads = 128;
   sum_partials_kernel<Acc><<<static_cast<unsigned>((s.freqs + threads - 1) / threads), threads, 0, stream>>>(
