@@ -2,11 +2,11 @@
 #include <sys/wait.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "catch_compat.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -26,12 +26,6 @@ Result run_cli(const std::string& args) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
-}
-
-std::filesystem::path temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() / ("cosae_cli_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 int count_lines(const std::string& s) {
@@ -75,22 +69,21 @@ TEST_CASE("info describes images and rejects bad files with one line", "[cli]") 
   CHECK(good.exit_code == 0);
   CHECK(good.output.find("512x512") != std::string::npos);
 
-  const auto dir = temp_dir();
+  const cosae_test::TemporaryDirectory dir;
   const auto corrupt = dir / "corrupt.png";
   {
     std::ifstream in(sample, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::ofstream(corrupt, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
   }
-  const auto truncated = run_cli("info " + corrupt.string());
+  const auto truncated = run_cli("info " + corrupt);
   CHECK(truncated.exit_code == 3);
   CHECK(count_lines(truncated.output) == 1);
 
   const auto empty = dir / "empty.png";
   std::ofstream(empty).close();
-  CHECK(run_cli("info " + empty.string()).exit_code == 3);
-  CHECK(run_cli("info " + (dir / "missing.png").string()).exit_code == 4);
-  std::filesystem::remove_all(dir);
+  CHECK(run_cli("info " + empty).exit_code == 3);
+  CHECK(run_cli("info " + (dir / "missing.png")).exit_code == 4);
 }
 
 TEST_CASE("asking for CUDA without CUDA is a device error", "[cli]") {

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -12,46 +11,23 @@
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 #include "image_test_util.hpp"
+#include "temp_dir.hpp"
 #include "io/tensor_image.hpp"
 #if defined(COSAE_WITH_OPENCV)
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #endif
 
-namespace fs = std::filesystem;
 using cosae::ErrorKind;
 using cosae::Image;
 using cosae_test::contains;
 using cosae_test::expect_error;
 using cosae_test::random_image;
-
-namespace {
-
-// A fresh directory, removed with its contents at the end of the test.
-struct TemporaryDirectory {
-  fs::path path;
-  TemporaryDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "cosae-io-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path, ignored);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename().string());
-    return names;
-  }
-};
-
-}  // namespace
+using cosae_test::TemporaryDirectory;
 
 TEST_CASE("read_file and write_file_atomic", "[io]") {
   TemporaryDirectory directory;
-  const std::string target = (directory.path / "out.bin").string();
+  const std::string target = directory / "out.bin";
   const std::vector<uint8_t> data = {1, 2, 3, 0, 255};
   const std::vector<uint8_t> other = {9, 8, 7};
 
@@ -61,74 +37,73 @@ TEST_CASE("read_file and write_file_atomic", "[io]") {
   CHECK(cosae::read_file(target) == other);
   CHECK(directory.entries() == std::vector<std::string>{"out.bin"});  // no temporary left
 
-  cosae::Error error = expect_error([&] { cosae::read_file((directory.path / "missing.png").string()); });
+  cosae::Error error = expect_error([&] { cosae::read_file(directory / "missing.png"); });
   CHECK(error.kind() == ErrorKind::io);
   CHECK(contains(error.what(), "missing.png"));
-  error = expect_error([&] { cosae::read_file(directory.path.string()); });
+  error = expect_error([&] { cosae::read_file(directory.path); });
   CHECK(error.kind() == ErrorKind::io);
   CHECK(contains(error.what(), "directory"));
 
   // Nonexistent directory, a file used as a directory, and a directory in the way.
-  const std::string in_missing_directory = (directory.path / "no-such-dir" / "x.png").string();
-  const std::string under_a_file = (directory.path / "out.bin" / "x.png").string();
-  fs::create_directories(directory.path / "occupied" / "child");
-  const std::string onto_a_directory = (directory.path / "occupied").string();
+  const std::string in_missing_directory = directory / "no-such-dir/x.png";
+  const std::string under_a_file = directory / "out.bin/x.png";
+  cosae_test::make_dirs(directory / "occupied/child");
+  const std::string onto_a_directory = directory / "occupied";
   for (const std::string& path : {in_missing_directory, under_a_file, onto_a_directory}) {
     INFO(path);
     error = expect_error([&] { cosae::write_file_atomic(path, data.data(), data.size()); });
     CHECK(error.kind() == ErrorKind::io);
     CHECK(contains(error.what(), path));
   }
-  CHECK_FALSE(fs::exists(in_missing_directory));
+  CHECK_FALSE(cosae_test::exists(in_missing_directory));
   CHECK(cosae::read_file(target) == other);
   std::vector<std::string> names = directory.entries();
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"occupied", "out.bin"});
 
   // Through a symbolic link the linked file is replaced; devices are written in place.
-  const fs::path link = directory.path / "link.bin";
-  fs::create_symlink("out.bin", link);
-  cosae::write_file_atomic(link.string(), data.data(), data.size());
-  CHECK(fs::is_symlink(link));
+  const std::string link = directory / "link.bin";
+  REQUIRE(::symlink("out.bin", link.c_str()) == 0);
+  cosae::write_file_atomic(link, data.data(), data.size());
+  CHECK(cosae_test::is_symlink(link));
   CHECK(cosae::read_file(target) == data);
-  fs::remove(link);
+  ::unlink(link.c_str());
   cosae::write_file_atomic("/dev/null", data.data(), data.size());
-  if (fs::exists("/dev/full")) {
+  if (cosae_test::exists("/dev/full")) {
     CHECK(expect_error([&] { cosae::write_file_atomic("/dev/full", data.data(), data.size()); }).kind() ==
           ErrorKind::io);
   }
 
   if (::geteuid() != 0) {  // root writes anywhere
-    const fs::path locked = directory.path / "locked";
-    fs::create_directory(locked);
-    fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
-    const std::string path = (locked / "x.png").string();
+    const std::string locked = directory / "locked";
+    ::mkdir(locked.c_str(), 0500);
+    const std::string path = locked + "/x.png";
     CHECK(expect_error([&] { cosae::write_file_atomic(path, data.data(), data.size()); }).kind() == ErrorKind::io);
-    fs::permissions(locked, fs::perms::owner_all);
-    CHECK(fs::is_empty(locked));
+    ::chmod(locked.c_str(), 0700);
+    CHECK(cosae_test::entries(locked).empty());
   }
 }
 
 TEST_CASE("read_image trusts the bytes and write_image the extension", "[io]") {
   TemporaryDirectory directory;
   const Image image = random_image(10, 6, 3, 16, 9);
-  const std::string misnamed = (directory.path / "actually-png.jpg").string();
+  const std::string misnamed = directory / "actually-png.jpg";
   const std::vector<uint8_t> encoded = cosae::encode_png(image);
   cosae::write_file_atomic(misnamed, encoded.data(), encoded.size());
   CHECK(cosae::read_image(misnamed).samples == image.samples);
 
-  const std::string png_path = (directory.path / "image.PNG").string();
+  const std::string png_path = directory / "image.PNG";
   cosae::write_image(png_path, image);
   CHECK(cosae::read_png(png_path).samples == image.samples);
 
-  const cosae::Error unknown = expect_error([&] { cosae::write_image((directory.path / "x.xyz").string(), image); });
+  const cosae::Error unknown = expect_error([&] { cosae::write_image(directory / "x.xyz", image); });
   CHECK(unknown.kind() == ErrorKind::usage);
 
-  const std::string truncated = (directory.path / "truncated.png").string();
+  const std::string truncated = directory / "truncated.png";
   cosae::write_file_atomic(truncated, encoded.data(), encoded.size() / 2);
   const cosae::Error error = expect_error([&] { cosae::read_image(truncated); });
   CHECK(std::string(error.what()) == truncated + ": truncated PNG data");
-  const std::string empty = (directory.path / "empty.png").string();
+  const std::string empty = directory / "empty.png";
   cosae::write_file_atomic(empty, nullptr, 0);
   CHECK(expect_error([&] { cosae::read_image(empty); }).kind() == ErrorKind::bad_input);
 }
@@ -188,7 +163,7 @@ TEST_CASE("Images convert to tensors and back exactly", "[io]") {
 TEST_CASE("OpenCV formats read and write through cosae::Image", "[io]") {
   TemporaryDirectory directory;
   auto write_bytes = [&](const std::string& name, const std::vector<uint8_t>& bytes) {
-    const std::string path = (directory.path / name).string();
+    const std::string path = directory / name;
     cosae::write_file_atomic(path, bytes.data(), bytes.size());
     return path;
   };
@@ -221,7 +196,7 @@ TEST_CASE("OpenCV formats read and write through cosae::Image", "[io]") {
                                       std::pair{"grey.bmp", random_image(13, 7, 1, 8, 32)},
                                       std::pair{"rgba16.tiff", random_image(5, 6, 4, 16, 33)}}) {
       INFO(name);
-      const std::string path = (directory.path / name).string();
+      const std::string path = directory / name;
       cosae::write_image(path, image);
       const Image back = cosae::read_image(path);
       CHECK(back.channels == image.channels);
@@ -230,9 +205,9 @@ TEST_CASE("OpenCV formats read and write through cosae::Image", "[io]") {
     }
     const Image translucent = random_image(4, 4, 4, 8, 34);
     const cosae::Error error =
-        expect_error([&] { cosae::write_image((directory.path / "x.jpg").string(), translucent); });
+        expect_error([&] { cosae::write_image(directory / "x.jpg", translucent); });
     CHECK(error.kind() == ErrorKind::bad_input);
-    CHECK_FALSE(fs::exists(directory.path / "x.jpg"));
+    CHECK_FALSE(cosae_test::exists(directory / "x.jpg"));
   }
 }
 #endif
