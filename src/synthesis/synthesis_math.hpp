@@ -50,16 +50,22 @@ COSAE_HD T basis_angle_over_pi(T f, int pos, int tile) {
   return T(2) * f * (T(pos) + T(0.5)) / T(tile);
 }
 
+// sin and cos of an angle in radians.
+template <typename T>
+COSAE_HD void sin_cos(T angle, T* s, T* c) {
+#if defined(__CUDA_ARCH__)
+  sincos(angle, s, c);
+#else
+  *s = std::sin(angle);
+  *c = std::cos(angle);
+#endif
+}
+
 // (a, b) = (A cos phi, A sin phi): the cell's coefficients in the linear form.
 template <typename T>
 COSAE_HD void cell_coefficients(T amplitude, T phase, T* a, T* b) {
   T s, c;
-#if defined(__CUDA_ARCH__)
-  sincos(phase, &s, &c);
-#else
-  s = std::sin(phase);
-  c = std::cos(phase);
-#endif
+  sin_cos(phase, &s, &c);
   *a = amplitude * c;
   *b = amplitude * s;
 }
@@ -96,15 +102,9 @@ struct TileGradSums {
 template <typename T>
 COSAE_HD void cell_gradients(const TileGradSums<T>& sums, T amplitude, T phase, int tile, T* dL_dA,
                              T* dL_dphase, T* dL_du, T* dL_dv) {
-  T a, b;
-  cell_coefficients(amplitude, phase, &a, &b);
   T s, c;
-#if defined(__CUDA_ARCH__)
-  sincos(phase, &s, &c);
-#else
-  s = std::sin(phase);
-  c = std::cos(phase);
-#endif
+  sin_cos(phase, &s, &c);
+  const T a = amplitude * c, b = amplitude * s;
   *dL_dA = sums.g_c * c + sums.g_s * s;
   *dL_dphase = b * -sums.g_c + a * sums.g_s;
   const T scale = T(2 * kPi) / T(tile);
