@@ -26,15 +26,16 @@ void check_synthesis_inputs(const torch::Tensor& amplitude, const torch::Tensor&
 }
 
 torch::Tensor synthesis_forward(const torch::Tensor& amplitude, const torch::Tensor& phase,
-                                const torch::Tensor& frequencies, int64_t tile) {
+                                const torch::Tensor& frequencies, int64_t tile, Coefficients mode) {
   check_synthesis_inputs(amplitude, phase, frequencies, tile);
-  if (amplitude.is_cuda()) return cuda::forward(amplitude, phase, frequencies, tile);
+  if (amplitude.is_cuda()) return cuda::forward(amplitude, phase, frequencies, tile, mode);
   COSAE_CHECK(amplitude.is_cpu(), usage, "harmonic synthesis: unsupported device ", amplitude.device());
-  return cpu::forward(amplitude, phase, frequencies, tile);
+  return cpu::forward(amplitude, phase, frequencies, tile, mode);
 }
 
 SynthesisGradients synthesis_backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                                      const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile) {
+                                      const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                                      Coefficients mode) {
   check_synthesis_inputs(amplitude, phase, frequencies, tile);
   const std::vector<int64_t> expected{amplitude.size(0), amplitude.size(1), amplitude.size(2) * tile,
                                       amplitude.size(3) * tile};
@@ -43,17 +44,17 @@ SynthesisGradients synthesis_backward(const torch::Tensor& grad_harmonic, const 
               torch::IntArrayRef(expected));
   COSAE_CHECK(grad_harmonic.device() == amplitude.device(), usage,
               "harmonic synthesis backward: gradient on another device");
-  if (amplitude.is_cuda()) return cuda::backward(grad_harmonic, amplitude, phase, frequencies, tile);
-  return cpu::backward(grad_harmonic, amplitude, phase, frequencies, tile);
+  if (amplitude.is_cuda()) return cuda::backward(grad_harmonic, amplitude, phase, frequencies, tile, mode);
+  return cpu::backward(grad_harmonic, amplitude, phase, frequencies, tile, mode);
 }
 
 #ifndef COSAE_WITH_CUDA
 namespace cuda {
-torch::Tensor forward(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t) {
+torch::Tensor forward(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, int64_t, Coefficients) {
   COSAE_FAIL(device, "harmonic synthesis: this cosae was built without CUDA");
 }
 SynthesisGradients backward(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
-                            int64_t) {
+                            int64_t, Coefficients) {
   COSAE_FAIL(device, "harmonic synthesis: this cosae was built without CUDA");
 }
 }  // namespace cuda
@@ -67,10 +68,11 @@ using torch::autograd::tensor_list;
 class SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& amplitude, const torch::Tensor& phase,
-                               const torch::Tensor& frequencies, int64_t tile) {
+                               const torch::Tensor& frequencies, int64_t tile, int64_t mode) {
     ctx->save_for_backward({amplitude, phase, frequencies});
     ctx->saved_data["tile"] = tile;
-    return synthesis_forward(amplitude, phase, frequencies, tile);
+    ctx->saved_data["mode"] = mode;
+    return synthesis_forward(amplitude, phase, frequencies, tile, static_cast<Coefficients>(mode));
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
@@ -80,8 +82,9 @@ class SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
                 "harmonic synthesis: double backward (create_graph=true) is not supported");
     const auto saved = ctx->get_saved_variables();
     const int64_t tile = ctx->saved_data["tile"].toInt();
-    auto grads = synthesis_backward(grad_outputs[0], saved[0], saved[1], saved[2], tile);
-    return {grads.amplitude, grads.phase, grads.frequencies, torch::Tensor()};
+    const auto mode = static_cast<Coefficients>(ctx->saved_data["mode"].toInt());
+    auto grads = synthesis_backward(grad_outputs[0], saved[0], saved[1], saved[2], tile, mode);
+    return {grads.amplitude, grads.phase, grads.frequencies, torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -89,7 +92,12 @@ class SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
 
 torch::Tensor harmonic_synthesis(const torch::Tensor& amplitude, const torch::Tensor& phase,
                                  const torch::Tensor& frequencies, int64_t tile) {
-  return SynthesisFunction::apply(amplitude, phase, frequencies, tile);
+  return SynthesisFunction::apply(amplitude, phase, frequencies, tile, static_cast<int64_t>(Coefficients::polar));
+}
+
+torch::Tensor harmonic_synthesis_linear(const torch::Tensor& a, const torch::Tensor& b,
+                                        const torch::Tensor& frequencies, int64_t tile) {
+  return SynthesisFunction::apply(a, b, frequencies, tile, static_cast<int64_t>(Coefficients::cartesian));
 }
 
 }  // namespace cosae::synthesis

@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "synthesis/synthesis_math.hpp"
+
 namespace cosae::synthesis {
 
 // Differentiable in amplitude, phase and frequencies (a torch::autograd::Function).
@@ -17,17 +19,24 @@ namespace cosae::synthesis {
 torch::Tensor harmonic_synthesis(const torch::Tensor& amplitude, const torch::Tensor& phase,
                                  const torch::Tensor& frequencies, int64_t tile);
 
-// The raw op, without autograd.
+// The same from the linear coefficients a = A cos phi, b = A sin phi: H = a cos theta + b sin theta.
+// Smooth everywhere in (a, b), unlike amplitude and phase at A = 0.
+torch::Tensor harmonic_synthesis_linear(const torch::Tensor& a, const torch::Tensor& b,
+                                        const torch::Tensor& frequencies, int64_t tile);
+
+// The raw op, without autograd. In cartesian mode `amplitude` and `phase` hold a and b.
 torch::Tensor synthesis_forward(const torch::Tensor& amplitude, const torch::Tensor& phase,
-                                const torch::Tensor& frequencies, int64_t tile);
+                                const torch::Tensor& frequencies, int64_t tile,
+                                Coefficients mode = Coefficients::polar);
 
 struct SynthesisGradients {
-  torch::Tensor amplitude;    // dL/dA,     [B, K, h, w]
-  torch::Tensor phase;        // dL/dphase, [B, K, h, w]
+  torch::Tensor amplitude;    // dL/dA (dL/da in cartesian mode),     [B, K, h, w]
+  torch::Tensor phase;        // dL/dphase (dL/db in cartesian mode), [B, K, h, w]
   torch::Tensor frequencies;  // dL/df,     [K, 2]; deterministic on every device
 };
 SynthesisGradients synthesis_backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                                      const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile);
+                                      const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                                      Coefficients mode = Coefficients::polar);
 
 // Throws cosae::Error (usage) unless the shapes, dtypes and devices fit together.
 void check_synthesis_inputs(const torch::Tensor& amplitude, const torch::Tensor& phase,
@@ -35,16 +44,18 @@ void check_synthesis_inputs(const torch::Tensor& amplitude, const torch::Tensor&
 
 namespace cpu {
 torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase, const torch::Tensor& frequencies,
-                      int64_t tile);
+                      int64_t tile, Coefficients mode);
 SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile);
+                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                            Coefficients mode);
 }  // namespace cpu
 
 namespace cuda {
 torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase, const torch::Tensor& frequencies,
-                      int64_t tile);
+                      int64_t tile, Coefficients mode);
 SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile);
+                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                            Coefficients mode);
 }  // namespace cuda
 
 }  // namespace cosae::synthesis

@@ -13,7 +13,8 @@
 //   r_c = sum_y G cos(beta_y),  r_s = sum_y G sin(beta_y),  r_cy, r_sy: the same weighted by y+1/2,
 // the column's sums of G C and G S (C = cos theta, S = sin theta) are
 //   gC_x = cos(alpha_x) r_c - sin(alpha_x) r_s,   gS_x = sin(alpha_x) r_c + cos(alpha_x) r_s
-// and over the tile: dL/da = sum_x gC_x, dL/db = sum_x gS_x, then
+// and over the tile: dL/da = sum_x gC_x, dL/db = sum_x gS_x (the gradients in cartesian
+// mode), then in polar mode
 //   dL/dA = dL/da cos phi + dL/db sin phi,   dL/dphi = -b dL/da + a dL/db,
 //   dL/du = 2 pi / T * sum_x (x + 1/2) (b gC_x - a gS_x),
 //   dL/dv = 2 pi / T * sum_x (b gCy_x - a gSy_x)   (gCy, gSy from r_cy, r_sy).
@@ -28,6 +29,10 @@
 #endif
 
 namespace cosae::synthesis {
+
+// How a cell's two input maps hold its coefficients: amplitude and phase (A, phi), or the
+// linear pair (a, b) = (A cos phi, A sin phi) itself.
+enum class Coefficients : int { polar = 0, cartesian = 1 };
 
 constexpr double kPi = 3.14159265358979323846;
 
@@ -61,13 +66,18 @@ COSAE_HD void sin_cos(T angle, T* s, T* c) {
 #endif
 }
 
-// (a, b) = (A cos phi, A sin phi): the cell's coefficients in the linear form.
+// The cell's coefficients in the linear form, (a, b) = (A cos phi, A sin phi).
 template <typename T>
-COSAE_HD void cell_coefficients(T amplitude, T phase, T* a, T* b) {
+COSAE_HD void cell_coefficients(Coefficients mode, T in0, T in1, T* a, T* b) {
+  if (mode == Coefficients::cartesian) {
+    *a = in0;
+    *b = in1;
+    return;
+  }
   T s, c;
-  sin_cos(phase, &s, &c);
-  *a = amplitude * c;
-  *b = amplitude * s;
+  sin_cos(in1, &s, &c);
+  *a = in0 * c;
+  *b = in0 * s;
 }
 
 // p_x and q_x of the header comment.
@@ -98,15 +108,23 @@ struct TileGradSums {
   T g_cy = 0, g_sy = 0;    // weighted by y + 1/2
 };
 
-// Gradients of one cell from its tile sums.
+// Gradients of one cell from its tile sums: with respect to its inputs (A and phi, or a
+// and b) and its share of the frequency gradient.
 template <typename T>
-COSAE_HD void cell_gradients(const TileGradSums<T>& sums, T amplitude, T phase, int tile, T* dL_dA,
-                             T* dL_dphase, T* dL_du, T* dL_dv) {
-  T s, c;
-  sin_cos(phase, &s, &c);
-  const T a = amplitude * c, b = amplitude * s;
-  *dL_dA = sums.g_c * c + sums.g_s * s;
-  *dL_dphase = b * -sums.g_c + a * sums.g_s;
+COSAE_HD void cell_gradients(Coefficients mode, const TileGradSums<T>& sums, T in0, T in1, int tile, T* dL_din0,
+                             T* dL_din1, T* dL_du, T* dL_dv) {
+  T a, b;
+  if (mode == Coefficients::cartesian) {
+    a = in0, b = in1;
+    *dL_din0 = sums.g_c;  // dL/da
+    *dL_din1 = sums.g_s;  // dL/db
+  } else {
+    T s, c;
+    sin_cos(in1, &s, &c);
+    a = in0 * c, b = in0 * s;
+    *dL_din0 = sums.g_c * c + sums.g_s * s;  // dL/dA
+    *dL_din1 = b * -sums.g_c + a * sums.g_s;  // dL/dphi
+  }
   const T scale = T(2 * kPi) / T(tile);
   *dL_du = scale * (b * sums.g_cx - a * sums.g_sx);
   *dL_dv = scale * (b * sums.g_cy - a * sums.g_sy);

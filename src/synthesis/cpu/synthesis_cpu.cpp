@@ -30,7 +30,7 @@ struct BasisTables {
 };
 
 template <typename T>
-void forward_impl(const T* amplitude, const T* phase, const T* freqs, T* out, int64_t B, int64_t K, int64_t h,
+void forward_impl(Coefficients mode, const T* amplitude, const T* phase, const T* freqs, T* out, int64_t B, int64_t K, int64_t h,
                   int64_t w, int64_t tile) {
   const BasisTables<T> basis(freqs, K, tile);
   const int64_t width = w * tile;
@@ -42,7 +42,7 @@ void forward_impl(const T* amplitude, const T* phase, const T* freqs, T* out, in
       const T* sa = &basis.sin_alpha[k * tile];
       for (int64_t j = 0; j < w; ++j) {
         T a, b;
-        cell_coefficients(amplitude[row * w + j], phase[row * w + j], &a, &b);
+        cell_coefficients(mode, amplitude[row * w + j], phase[row * w + j], &a, &b);
         for (int64_t x = 0; x < tile; ++x) column_terms(a, b, ca[x], sa[x], &p[j * tile + x], &q[j * tile + x]);
       }
       T* out_row = out + row * tile * width;
@@ -58,7 +58,7 @@ void forward_impl(const T* amplitude, const T* phase, const T* freqs, T* out, in
 // Parallel over frequencies: each k's frequency gradient is summed by one thread in a fixed
 // order, so the result does not depend on the thread count.
 template <typename T>
-void backward_impl(const T* grad, const T* amplitude, const T* phase, const T* freqs, T* dA, T* dphase, T* dfreq,
+void backward_impl(Coefficients mode, const T* grad, const T* amplitude, const T* phase, const T* freqs, T* dA, T* dphase, T* dfreq,
                    int64_t B, int64_t K, int64_t h, int64_t w, int64_t tile) {
   const BasisTables<T> basis(freqs, K, tile);
   const int64_t width = w * tile;
@@ -100,7 +100,7 @@ void backward_impl(const T* grad, const T* amplitude, const T* phase, const T* f
               sums.g_cy += gcy, sums.g_sy += gsy;
             }
             T cell_du, cell_dv;
-            cell_gradients(sums, amplitude[row * w + j], phase[row * w + j], int(tile), &dA[row * w + j],
+            cell_gradients(mode, sums, amplitude[row * w + j], phase[row * w + j], int(tile), &dA[row * w + j],
                            &dphase[row * w + j], &cell_du, &cell_dv);
             du += cell_du, dv += cell_dv;
           }
@@ -119,7 +119,7 @@ void check_cpu_dtype(const torch::Tensor& t) {
 }  // namespace
 
 torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase, const torch::Tensor& frequencies,
-                      int64_t tile) {
+                      int64_t tile, Coefficients mode) {
   check_cpu_dtype(amplitude);
   const auto A = amplitude.contiguous();
   const auto P = phase.contiguous();
@@ -128,14 +128,15 @@ torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase
   auto out = torch::empty({B, K, h * tile, w * tile}, A.options());
   if (out.numel() == 0) return out;
   AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "synthesis_cpu_forward", [&] {
-    forward_impl<scalar_t>(A.data_ptr<scalar_t>(), P.data_ptr<scalar_t>(), F.data_ptr<scalar_t>(),
+    forward_impl<scalar_t>(mode, A.data_ptr<scalar_t>(), P.data_ptr<scalar_t>(), F.data_ptr<scalar_t>(),
                            out.data_ptr<scalar_t>(), B, K, h, w, tile);
   });
   return out;
 }
 
 SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile) {
+                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                            Coefficients mode) {
   check_cpu_dtype(amplitude);
   const auto G = grad_harmonic.to(amplitude.scalar_type()).contiguous();
   const auto A = amplitude.contiguous();
@@ -145,7 +146,7 @@ SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Ten
   SynthesisGradients grads{torch::empty_like(A), torch::empty_like(A), torch::zeros({K, 2}, A.options())};
   if (A.numel() != 0) {
     AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "synthesis_cpu_backward", [&] {
-      backward_impl<scalar_t>(G.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(), P.data_ptr<scalar_t>(),
+      backward_impl<scalar_t>(mode, G.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(), P.data_ptr<scalar_t>(),
                               F.data_ptr<scalar_t>(), grads.amplitude.data_ptr<scalar_t>(),
                               grads.phase.data_ptr<scalar_t>(), grads.frequencies.data_ptr<scalar_t>(), B, K, h, w,
                               tile);

@@ -34,7 +34,7 @@ k::Shape shape_of(const torch::Tensor& amplitude, int64_t tile) {
 }  // namespace
 
 torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase, const torch::Tensor& frequencies,
-                      int64_t tile) {
+                      int64_t tile, Coefficients mode) {
   const c10::cuda::CUDAGuard guard(amplitude.device());
   const auto dtype = kernel_dtype(amplitude);
   const auto A = amplitude.contiguous();
@@ -42,13 +42,14 @@ torch::Tensor forward(const torch::Tensor& amplitude, const torch::Tensor& phase
   const auto F = frequencies.to(accumulation_type(amplitude)).contiguous();
   auto out = torch::empty({A.size(0), A.size(1), A.size(2) * tile, A.size(3) * tile}, A.options());
   if (out.numel() == 0) return out;
-  k::forward(dtype, shape_of(A, tile), A.data_ptr(), P.data_ptr(), F.data_ptr(), out.data_ptr(),
+  k::forward(dtype, mode, shape_of(A, tile), A.data_ptr(), P.data_ptr(), F.data_ptr(), out.data_ptr(),
              at::cuda::getCurrentCUDAStream());
   return out;
 }
 
 SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Tensor& amplitude,
-                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile) {
+                            const torch::Tensor& phase, const torch::Tensor& frequencies, int64_t tile,
+                            Coefficients mode) {
   const c10::cuda::CUDAGuard guard(amplitude.device());
   COSAE_CHECK(k::backward_supports_tile(tile), usage,
               "harmonic synthesis backward on CUDA: tile size must be 1, 2, 4, 8, 16 or 32, got ", tile);
@@ -63,7 +64,7 @@ SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Ten
                            torch::zeros({A.size(1), 2}, A.options().dtype(acc))};
   if (A.size(1) > 0) {
     auto scratch = torch::empty({std::max<int64_t>(1, k::backward_scratch_elements(shape))}, A.options().dtype(acc));
-    k::backward(dtype, shape, G.data_ptr(), A.data_ptr(), P.data_ptr(), F.data_ptr(), grads.amplitude.data_ptr(),
+    k::backward(dtype, mode, shape, G.data_ptr(), A.data_ptr(), P.data_ptr(), F.data_ptr(), grads.amplitude.data_ptr(),
                 grads.phase.data_ptr(), grads.frequencies.data_ptr(), scratch.data_ptr(),
                 at::cuda::getCurrentCUDAStream());
   }

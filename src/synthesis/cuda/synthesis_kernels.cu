@@ -105,7 +105,8 @@ __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __
                                                                      const typename AccType<T>::type* __restrict__ freqs,
                                                                      T* __restrict__ harmonic, int64_t B, int64_t K,
                                                                      int64_t h, int64_t w, int tile, int64_t chunks,
-                                                                     int batch_group, int64_t batch_groups) {
+                                                                     int batch_group, int64_t batch_groups,
+                                                                     Coefficients mode) {
   using Acc = typename AccType<T>::type;
   __shared__ Acc cos_a[kMaxForwardTile], sin_a[kMaxForwardTile], cos_b[kMaxForwardTile], sin_b[kMaxForwardTile];
   __shared__ Acc coef_a[kMaxForwardCoefs], coef_b[kMaxForwardCoefs];
@@ -130,7 +131,7 @@ __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __
   for (int c = threadIdx.x; c < nb * cells; c += blockDim.x) {
     const int bl = c / cells, cell = c - bl * cells;
     const int64_t src = (((b0 + bl) * K + k) * h + i) * w + j0 + cell;
-    cell_coefficients(to_acc(amplitude[src]), to_acc(phase[src]), &coef_a[c], &coef_b[c]);
+    cell_coefficients(mode, to_acc(amplitude[src]), to_acc(phase[src]), &coef_a[c], &coef_b[c]);
   }
   __syncthreads();
 
@@ -212,7 +213,7 @@ __global__ void __launch_bounds__(kThreads) synthesis_backward_kernel(
     const T* __restrict__ grad, const T* __restrict__ amplitude, const T* __restrict__ phase,
     const typename AccType<T>::type* __restrict__ freqs, T* __restrict__ dL_dA, T* __restrict__ dL_dphase,
     typename AccType<T>::type* __restrict__ partials, int64_t K, int64_t h, int64_t w, int tile, int slices,
-    int chunk_cols, int threads_per_item, int items_per_pass, int64_t rows) {
+    int chunk_cols, int threads_per_item, int items_per_pass, int64_t rows, Coefficients mode) {
   using Acc = typename AccType<T>::type;
   __shared__ Acc cos_a[32], sin_a[32], cos_b[32], sin_b[32], cos_by[32], sin_by[32];
   __shared__ Acc cell_du[kThreads], cell_dv[kThreads];
@@ -287,7 +288,7 @@ __global__ void __launch_bounds__(kThreads) synthesis_backward_kernel(
     if (valid && cell_leader) {
       const int64_t cell = row * w + X / tile;
       Acc dA, dphase, cell_du_term, cell_dv_term;
-      cell_gradients(sums, to_acc(amplitude[cell]), to_acc(phase[cell]), tile, &dA, &dphase, &cell_du_term,
+      cell_gradients(mode, sums, to_acc(amplitude[cell]), to_acc(phase[cell]), tile, &dA, &dphase, &cell_du_term,
                      &cell_dv_term);
       dL_dA[cell] = from_acc<T>(dA);
       dL_dphase[cell] = from_acc<T>(dphase);
@@ -322,7 +323,7 @@ __global__ void sum_partials_kernel(const Acc* __restrict__ partials, Acc* __res
 }
 
 template <typename T>
-void launch_forward(const Shape& s, const void* amplitude, const void* phase, const void* freqs, void* harmonic,
+void launch_forward(Coefficients mode, const Shape& s, const void* amplitude, const void* phase, const void* freqs, void* harmonic,
                     cudaStream_t stream) {
   using Acc = typename AccType<T>::type;
   const ForwardPlan plan = plan_forward(s);
@@ -332,7 +333,7 @@ void launch_forward(const Shape& s, const void* amplitude, const void* phase, co
     kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
         static_cast<const T*>(amplitude), static_cast<const T*>(phase), static_cast<const Acc*>(freqs),
         static_cast<T*>(harmonic), s.batch, s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.chunks,
-        plan.batch_group, plan.batch_groups);
+        plan.batch_group, plan.batch_groups, mode);
   };
   if (s.tile % 4 == 0)
     launch(synthesis_forward_kernel<T, 4>);
@@ -342,7 +343,7 @@ void launch_forward(const Shape& s, const void* amplitude, const void* phase, co
 }
 
 template <typename T>
-void launch_backward(const Shape& s, const void* grad, const void* amplitude, const void* phase, const void* freqs,
+void launch_backward(Coefficients mode, const Shape& s, const void* grad, const void* amplitude, const void* phase, const void* freqs,
                      void* dA, void* dphase, void* dfreq, void* scratch, cudaStream_t stream) {
   using Acc = typename AccType<T>::type;
   COSAE_CHECK(backward_supports_tile(s.tile), usage,
@@ -355,7 +356,7 @@ void launch_backward(const Shape& s, const void* grad, const void* amplitude, co
         static_cast<const T*>(grad), static_cast<const T*>(amplitude), static_cast<const T*>(phase),
         static_cast<const Acc*>(freqs), static_cast<T*>(dA), static_cast<T*>(dphase), static_cast<Acc*>(scratch),
         s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.slices, plan.chunk_cols,
-        plan.threads_per_item, plan.items_per_pass, s.batch * s.cells_y);
+        plan.threads_per_item, plan.items_per_pass, s.batch * s.cells_y, mode);
   };
   if (plan.vec == 4)
     launch(synthesis_backward_kernel<T, 4>);
@@ -377,28 +378,28 @@ int64_t backward_scratch_elements(const Shape& shape) {
   return 2 * shape.freqs * plan_backward(shape).slices;
 }
 
-void forward(DType dtype, const Shape& s, const void* amplitude, const void* phase, const void* freqs,
+void forward(DType dtype, Coefficients mode, const Shape& s, const void* amplitude, const void* phase, const void* freqs,
              void* harmonic, cudaStream_t stream) {
   COSAE_CHECK(s.tile >= 1 && s.tile <= kMaxForwardTile, usage, "harmonic synthesis: tile size ", s.tile,
               " outside [1, ", kMaxForwardTile, "]");
   if (s.batch * s.freqs * s.cells_y * s.cells_x == 0) return;
   switch (dtype) {
-    case DType::f32: return launch_forward<float>(s, amplitude, phase, freqs, harmonic, stream);
-    case DType::f64: return launch_forward<double>(s, amplitude, phase, freqs, harmonic, stream);
-    case DType::f16: return launch_forward<__half>(s, amplitude, phase, freqs, harmonic, stream);
-    case DType::bf16: return launch_forward<__nv_bfloat16>(s, amplitude, phase, freqs, harmonic, stream);
+    case DType::f32: return launch_forward<float>(mode, s, amplitude, phase, freqs, harmonic, stream);
+    case DType::f64: return launch_forward<double>(mode, s, amplitude, phase, freqs, harmonic, stream);
+    case DType::f16: return launch_forward<__half>(mode, s, amplitude, phase, freqs, harmonic, stream);
+    case DType::bf16: return launch_forward<__nv_bfloat16>(mode, s, amplitude, phase, freqs, harmonic, stream);
   }
 }
 
-void backward(DType dtype, const Shape& s, const void* grad, const void* amplitude, const void* phase,
+void backward(DType dtype, Coefficients mode, const Shape& s, const void* grad, const void* amplitude, const void* phase,
               const void* freqs, void* dA, void* dphase, void* dfreq, void* scratch, cudaStream_t stream) {
   if (s.freqs == 0) return;
   switch (dtype) {
-    case DType::f32: return launch_backward<float>(s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
-    case DType::f64: return launch_backward<double>(s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
-    case DType::f16: return launch_backward<__half>(s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
+    case DType::f32: return launch_backward<float>(mode, s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
+    case DType::f64: return launch_backward<double>(mode, s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
+    case DType::f16: return launch_backward<__half>(mode, s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
     case DType::bf16:
-      return launch_backward<__nv_bfloat16>(s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
+      return launch_backward<__nv_bfloat16>(mode, s, grad, amplitude, phase, freqs, dA, dphase, dfreq, scratch, stream);
   }
 }
 
