@@ -4,6 +4,7 @@
 #if __has_include(<catch2/catch_all.hpp>)
 #include <catch2/catch_all.hpp>
 #define COSAE_CATCH_V3 1
+using Catch::Approx;
 #else
 #include <catch2/catch.hpp>
 #endif

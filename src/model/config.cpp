@@ -1,0 +1,146 @@
+#include "model/config.hpp"
+
+#include <set>
+
+#include "cosae/error.hpp"
+#include "cosae/image.hpp"
+
+namespace cosae::model {
+
+int ModelConfig::stages() const {
+  int n = 0;
+  for (int d = downsampling; d > 1; d /= 2) ++n;
+  return n;
+}
+
+void ModelConfig::validate() const {
+  auto power_of_two = [](int v) { return v > 0 && (v & (v - 1)) == 0; };
+  COSAE_CHECK(downsampling == 16 || downsampling == 32 || downsampling == 64, usage,
+              "model config: downsampling must be 16, 32 or 64, got ", downsampling);
+  COSAE_CHECK(power_of_two(upsampling) && upsampling <= downsampling / 2, usage,
+              "model config: upsampling must be a power of two below downsampling, got ", upsampling);
+  COSAE_CHECK(frequencies >= 1 && frequencies <= 4096, usage, "model config: frequencies must be in [1, 4096]");
+  COSAE_CHECK(static_cast<int>(encoder_channels.size()) == stages(), usage, "model config: encoder_channels needs ",
+              stages(), " entries (one per stride-2 stage of D = ", downsampling, "), got ", encoder_channels.size());
+  for (int c : encoder_channels) COSAE_CHECK(c >= 1 && c <= 4096, usage, "model config: bad encoder channel count ", c);
+  COSAE_CHECK(decoder_channels >= 1 && decoder_channels <= 4096, usage, "model config: bad decoder_channels");
+  COSAE_CHECK(decoder_blocks >= 0 && decoder_blocks <= 64, usage, "model config: decoder_blocks must be in [0, 64]");
+  COSAE_CHECK(attention == "window" || attention == "latent" || attention == "none", usage,
+              "model config: attention must be window, latent or none, got '", attention, "'");
+  COSAE_CHECK(window >= 1 && window <= 64, usage, "model config: window must be in [1, 64]");
+  COSAE_CHECK(heads >= 1 && kv_heads >= 1 && heads % kv_heads == 0, usage,
+              "model config: heads must be a multiple of kv_heads");
+  COSAE_CHECK(decoder_channels % heads == 0, usage, "model config: decoder_channels (", decoder_channels,
+              ") must be a multiple of heads (", heads, ")");
+  COSAE_CHECK(latents >= 1 && latents <= 4096, usage, "model config: latents must be in [1, 4096]");
+  COSAE_CHECK(!lambdas.empty() && lambdas.size() <= 64, usage, "model config: 1 to 64 quality levels (lambdas)");
+  for (std::size_t i = 0; i < lambdas.size(); ++i) {
+    COSAE_CHECK(lambdas[i] > 0, usage, "model config: lambdas must be positive");
+    COSAE_CHECK(i == 0 || lambdas[i] > lambdas[i - 1], usage,
+                "model config: lambdas must increase with the quality level");
+  }
+  for (int f : entropy_filters) COSAE_CHECK(f >= 1 && f <= 64, usage, "model config: bad entropy filter width");
+}
+
+nlohmann::json to_json(const ModelConfig& c) {
+  return {{"name", c.name},
+          {"downsampling", c.downsampling},
+          {"upsampling", c.upsampling},
+          {"frequencies", c.frequencies},
+          {"encoder_channels", c.encoder_channels},
+          {"decoder_channels", c.decoder_channels},
+          {"decoder_blocks", c.decoder_blocks},
+          {"attention", c.attention},
+          {"window", c.window},
+          {"heads", c.heads},
+          {"kv_heads", c.kv_heads},
+          {"latents", c.latents},
+          {"harmonic", c.harmonic},
+          {"lambdas", c.lambdas},
+          {"entropy_filters", c.entropy_filters}};
+}
+
+ModelConfig config_from_json(const nlohmann::json& j) {
+  COSAE_CHECK(j.is_object(), usage, "model config: expected a JSON object");
+  ModelConfig c;
+  const std::set<std::string> known = {"name",    "downsampling", "upsampling", "frequencies", "encoder_channels",
+                                       "decoder_channels", "decoder_blocks", "attention", "window", "heads",
+                                       "kv_heads", "latents", "harmonic", "lambdas", "entropy_filters"};
+  for (const auto& item : j.items())
+    COSAE_CHECK(known.count(item.key()), usage, "model config: unknown key '", item.key(), "'");
+  try {
+    auto get = [&](const char* key, auto& field) {
+      if (j.contains(key)) j.at(key).get_to(field);
+    };
+    get("name", c.name);
+    get("downsampling", c.downsampling);
+    get("upsampling", c.upsampling);
+    get("frequencies", c.frequencies);
+    get("encoder_channels", c.encoder_channels);
+    get("decoder_channels", c.decoder_channels);
+    get("decoder_blocks", c.decoder_blocks);
+    get("attention", c.attention);
+    get("window", c.window);
+    get("heads", c.heads);
+    get("kv_heads", c.kv_heads);
+    get("latents", c.latents);
+    get("harmonic", c.harmonic);
+    get("lambdas", c.lambdas);
+    get("entropy_filters", c.entropy_filters);
+  } catch (const nlohmann::json::exception& e) {
+    COSAE_FAIL(usage, "model config: ", e.what());
+  }
+  c.validate();
+  return c;
+}
+
+std::vector<std::string> config_presets() { return {"default", "d32", "d16", "ablation", "tiny"}; }
+
+ModelConfig load_config(const std::string& preset_or_path) {
+  ModelConfig c;
+  if (preset_or_path == "default") return c;
+  if (preset_or_path == "ablation") {
+    c.name = "cosae-d64-ablation";
+    c.harmonic = false;
+    return c;
+  }
+  if (preset_or_path == "d32") {
+    c.name = "cosae-d32";
+    c.downsampling = 32;
+    c.frequencies = 128;
+    c.encoder_channels = {64, 96, 128, 192, 256};
+    return c;
+  }
+  if (preset_or_path == "d16") {
+    c.name = "cosae-d16";
+    c.downsampling = 16;
+    c.frequencies = 64;
+    c.encoder_channels = {64, 96, 128, 192};
+    return c;
+  }
+  if (preset_or_path == "tiny") {  // seconds per step on a CPU: tests and CI
+    c.name = "cosae-tiny";
+    c.downsampling = 16;
+    c.frequencies = 8;
+    c.encoder_channels = {8, 12, 16, 16};
+    c.decoder_channels = 16;
+    c.decoder_blocks = 1;
+    c.window = 4;
+    c.heads = 2;
+    c.kv_heads = 1;
+    c.latents = 4;
+    c.entropy_filters = {3};
+    return c;
+  }
+  const auto bytes = read_file(preset_or_path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    COSAE_FAIL(usage, preset_or_path, ": not a preset (", "default, d32, d16, ablation, tiny", ") nor valid JSON: ",
+               e.what());
+  }
+  return config_from_json(j);
+}
+
+}  // namespace cosae::model

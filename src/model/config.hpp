@@ -1,0 +1,46 @@
+// The CosAE network's configuration: JSON-able, with named presets.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cosae::model {
+
+struct ModelConfig {
+  std::string name = "cosae-d64";   // a human-readable family name (the model id adds a hash)
+  int downsampling = 64;            // D: total downsampling per side (16, 32 or 64)
+  int upsampling = 4;               // U: the decoder's upsampling; tile T = D / U
+  int frequencies = 256;            // K: learnable frequencies (the latent has 2K channels: a, b)
+  std::vector<int> encoder_channels = {64, 96, 128, 192, 256, 320};  // one per stride-2 stage
+  int decoder_channels = 128;       // C
+  int decoder_blocks = 4;           // residual block + attention block pairs
+  std::string attention = "window";  // "window" (shifted windows), "latent", or "none"
+  int window = 8;                   // window side, in harmonic-map pixels
+  int heads = 4;                    // query heads
+  int kv_heads = 2;                 // key/value heads (grouped-query when < heads)
+  int latents = 64;                 // N latents of latent attention
+  bool harmonic = true;             // false: the ablation, HCM replaced by a learned transposed conv
+  std::vector<double> lambdas = {0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483};  // one per quality
+  std::vector<int> entropy_filters = {3, 3, 3};  // hidden widths of the factorised prior's CDF network
+
+  int tile() const { return downsampling / upsampling; }
+  int stages() const;  // log2(D)
+  int quality_levels() const { return static_cast<int>(lambdas.size()); }
+  int latent_channels() const { return 2 * frequencies; }
+
+  // Throws cosae::Error (usage) with the first problem found.
+  void validate() const;
+};
+
+nlohmann::json to_json(const ModelConfig& config);
+// Unknown keys are an error (a typo must not silently fall back to a default).
+ModelConfig config_from_json(const nlohmann::json& j);
+
+// "default" (D=64), "d32", "d16", "ablation" (default without the HCM), "tiny" (for tests),
+// or a path to a JSON file.
+ModelConfig load_config(const std::string& preset_or_path);
+std::vector<std::string> config_presets();
+
+}  // namespace cosae::model

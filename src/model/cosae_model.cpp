@@ -1,0 +1,152 @@
+#include "model/cosae_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "cosae/error.hpp"
+#include "synthesis/synthesis.hpp"
+
+namespace cosae::model {
+
+namespace nn = torch::nn;
+
+EncoderImpl::EncoderImpl(const ModelConfig& c) {
+  layers = nn::Sequential();
+  int64_t in = 3;
+  for (int out : c.encoder_channels) {
+    layers->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
+    layers->push_back(nn::GELU());
+    layers->push_back(ResBlock(out));
+    in = out;
+  }
+  layers->push_back(nn::Conv2d(nn::Conv2dOptions(in, c.latent_channels(), 1)));
+  register_module("layers", layers);
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& image) { return layers->forward(image - 0.5); }
+
+torch::Tensor initial_frequencies(int64_t count, int64_t tile, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  const double golden_angle = M_PI * (3.0 - std::sqrt(5.0));
+  const double max_radius = 0.5 * static_cast<double>(tile);
+  auto f = torch::zeros({count, 2}, torch::kFloat);
+  auto jitter = torch::rand({count, 2}, gen, torch::kDouble);
+  for (int64_t k = 1; k < count; ++k) {
+    const double radius = max_radius * (static_cast<double>(k) + jitter[k][0].item<double>() - 0.5) /
+                          static_cast<double>(count);
+    const double angle = std::fmod(static_cast<double>(k) * golden_angle + 0.3 * jitter[k][1].item<double>(), M_PI);
+    f[k][0] = std::clamp(radius * std::cos(angle), -max_radius, max_radius);
+    f[k][1] = std::clamp(radius * std::sin(angle), -max_radius, max_radius);
+  }
+  return f;
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& c)
+    : freqs(c.frequencies), tile(c.tile()), harmonic(c.harmonic) {
+  if (harmonic) {
+    frequencies = register_parameter("frequencies", initial_frequencies(freqs, tile));
+  } else {
+    ablation = register_module(
+        "ablation", nn::ConvTranspose2d(nn::ConvTranspose2dOptions(2 * freqs, freqs, tile).stride(tile)));
+  }
+  const int64_t C = c.decoder_channels;
+  project = register_module("project", nn::Conv2d(nn::Conv2dOptions(freqs, C, 1)));
+  body = nn::Sequential();
+  for (int i = 0; i < c.decoder_blocks; ++i) {
+    body->push_back(ResBlock(C));
+    if (c.attention == "window")
+      body->push_back(WindowAttentionBlock(C, c.heads, c.kv_heads, c.window, /*shifted=*/i % 2 == 1));
+    else if (c.attention == "latent")
+      body->push_back(LatentAttentionBlock(C, c.heads, c.kv_heads, c.latents));
+  }
+  register_module("body", body);
+  upsample = nn::Sequential();
+  int64_t ch = C;
+  for (int u = c.upsampling; u > 1; u /= 2) {
+    const int64_t next = std::max<int64_t>(ch / 2, 16);
+    append_subpixel_upsample(upsample, ch, next);
+    upsample->push_back(nn::GELU());
+    ch = next;
+  }
+  upsample->push_back(nn::Conv2d(nn::Conv2dOptions(ch, 3, 3).padding(1)));
+  register_module("upsample", upsample);
+}
+
+torch::Tensor DecoderImpl::harmonic_map(const torch::Tensor& latent) {
+  if (!harmonic) return ablation(latent);
+  auto a = latent.narrow(1, 0, freqs), b = latent.narrow(1, freqs, freqs);
+  return synthesis::harmonic_synthesis_linear(a, b, frequencies.to(latent.scalar_type()), tile);
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& latent) {
+  auto x = project(harmonic_map(latent));
+  if (!body->is_empty()) x = body->forward(x);
+  return upsample->forward(x) + 0.5;
+}
+
+CosAEImpl::CosAEImpl(ModelConfig c) : config(std::move(c)) {
+  config.validate();
+  encoder = register_module("encoder", Encoder(config));
+  decoder = register_module("decoder", Decoder(config));
+  entropy = register_module("entropy", EntropyBottleneck(config.latent_channels(), config.entropy_filters));
+  const int64_t L = config.quality_levels(), C = config.latent_channels();
+  // Higher quality, finer quantisation: start the gains spread by sqrt(lambda) ratios.
+  auto init = torch::empty({L, 1});
+  for (int64_t q = 0; q < L; ++q)
+    init[q][0] = 0.5 * std::log(config.lambdas[q] / config.lambdas[L - 1]) + std::log(4.0);
+  log_gains = register_parameter("log_gains", init.repeat({1, C}));
+  log_inverse_gains = register_parameter("log_inverse_gains", (-init).repeat({1, C}));
+}
+
+torch::Tensor CosAEImpl::gains_for(const torch::Tensor& levels, bool inverse) {
+  const auto& table = inverse ? log_inverse_gains : log_gains;
+  return torch::exp(table.index_select(0, levels.to(table.device()))).unsqueeze(2).unsqueeze(3);
+}
+
+CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, const torch::Tensor& levels) {
+  auto y = encoder(image) * gains_for(levels, false);
+  auto noisy = y + torch::empty_like(y).uniform_(-0.5, 0.5);
+  auto likelihood = entropy->likelihood(noisy);
+  auto medians = entropy->medians().detach().view({1, -1, 1, 1});
+  auto rounded = torch::round(y - medians) + medians;
+  auto y_hat = y + (rounded - y).detach();  // straight-through
+  auto reconstruction = decoder(y_hat * gains_for(levels, true));
+  auto bits = -torch::log2(likelihood).flatten(1).sum(1);
+  return {reconstruction, bits};
+}
+
+torch::Tensor CosAEImpl::analysis(const torch::Tensor& image, int64_t level) {
+  COSAE_CHECK(level >= 0 && level < config.quality_levels(), usage, "quality level out of range");
+  auto levels = torch::full({image.size(0)}, level, torch::kLong);
+  return encoder(image) * gains_for(levels, false);
+}
+
+torch::Tensor CosAEImpl::quantize(const torch::Tensor& scaled_latent) {
+  return torch::round(scaled_latent - entropy->medians().view({1, -1, 1, 1}));
+}
+
+torch::Tensor CosAEImpl::dequantize(const torch::Tensor& symbols) {
+  return symbols + entropy->medians().view({1, -1, 1, 1});
+}
+
+torch::Tensor CosAEImpl::synthesis(const torch::Tensor& scaled_latent, int64_t level) {
+  COSAE_CHECK(level >= 0 && level < config.quality_levels(), usage, "quality level out of range");
+  auto levels = torch::full({scaled_latent.size(0)}, level, torch::kLong);
+  return decoder(scaled_latent * gains_for(levels, true));
+}
+
+CosAEImpl::TrainOutput CosAEImpl::forward_eval(const torch::Tensor& image, int64_t level) {
+  auto y_hat = dequantize(quantize(analysis(image, level)));
+  auto bits = -torch::log2(entropy->likelihood(y_hat)).flatten(1).sum(1);
+  return {synthesis(y_hat, level), bits};
+}
+
+int64_t parameter_count(torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace cosae::model

@@ -1,0 +1,120 @@
+#include "model/layers.hpp"
+
+#include "common/torch_compat.hpp"
+
+namespace cosae::model {
+
+namespace nn = torch::nn;
+namespace F = torch::nn::functional;
+
+ResBlockImpl::ResBlockImpl(int64_t channels) {
+  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
+  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
+}
+
+torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) { return x + conv2(torch::gelu(conv1(x))); }
+
+AttentionImpl::AttentionImpl(int64_t channels, int64_t heads_, int64_t kv_heads_)
+    : heads(heads_), kv_heads(kv_heads_), head_dim(channels / heads_) {
+  to_q = register_module("to_q", nn::Linear(channels, heads * head_dim));
+  to_kv = register_module("to_kv", nn::Linear(channels, 2 * kv_heads * head_dim));
+  to_out = register_module("to_out", nn::Linear(heads * head_dim, channels));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& mask) {
+  const int64_t B = x.size(0), L = x.size(1), S = context.size(1);
+  auto q = to_q(x).view({B, L, heads, head_dim}).transpose(1, 2);  // [B, H, L, d]
+  auto kv = to_kv(context).view({B, S, 2, kv_heads, head_dim});
+  auto k = kv.select(2, 0).transpose(1, 2);  // [B, Hkv, S, d]
+  auto v = kv.select(2, 1).transpose(1, 2);
+  if (kv_heads != heads) {  // grouped-query: each kv head serves heads / kv_heads query heads
+    k = k.repeat_interleave(heads / kv_heads, 1);
+    v = v.repeat_interleave(heads / kv_heads, 1);
+  }
+  auto out = compat::scaled_dot_product_attention(q, k, v, mask);  // [B, H, L, d]
+  return to_out(out.transpose(1, 2).reshape({B, L, heads * head_dim}));
+}
+
+namespace {
+
+nn::Sequential make_mlp(int64_t channels) {
+  return nn::Sequential(nn::Linear(channels, 2 * channels), nn::GELU(), nn::Linear(2 * channels, channels));
+}
+
+// Region ids of a cyclically shifted, padded map, so that windows never attend across the
+// seams the shift creates (Swin's mask). [nW, win*win, win*win] additive mask.
+torch::Tensor shifted_window_mask(int64_t H, int64_t W, int64_t window, const torch::TensorOptions& opt) {
+  auto region = torch::zeros({H, W}, torch::kLong);
+  const int64_t shift = window / 2;
+  int64_t id = 0;
+  for (auto [h0, h1] : {std::pair<int64_t, int64_t>{0, H - window}, {H - window, H - shift}, {H - shift, H}})
+    for (auto [w0, w1] : {std::pair<int64_t, int64_t>{0, W - window}, {W - window, W - shift}, {W - shift, W}}) {
+      if (h1 > h0 && w1 > w0) region.slice(0, h0, h1).slice(1, w0, w1).fill_(id);
+      ++id;
+    }
+  auto windows = region.view({H / window, window, W / window, window}).permute({0, 2, 1, 3}).reshape(
+      {-1, window * window});
+  auto same = windows.unsqueeze(2) == windows.unsqueeze(1);  // [nW, L, L]
+  return torch::zeros(same.sizes(), opt).masked_fill(same.logical_not().to(opt.device()), -1e4);
+}
+
+}  // namespace
+
+WindowAttentionBlockImpl::WindowAttentionBlockImpl(int64_t channels, int64_t heads, int64_t kv_heads, int64_t window_,
+                                                   bool shifted_)
+    : window(window_), shifted(shifted_) {
+  norm1 = register_module("norm1", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  norm2 = register_module("norm2", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  attention = register_module("attention", Attention(channels, heads, kv_heads));
+  mlp = register_module("mlp", make_mlp(channels));
+}
+
+torch::Tensor WindowAttentionBlockImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t Hp = (H + window - 1) / window * window, Wp = (W + window - 1) / window * window;
+  auto t = x.permute({0, 2, 3, 1});  // [B, H, W, C]
+  if (Hp != H || Wp != W) t = F::pad(t.permute({0, 3, 1, 2}), F::PadFuncOptions({0, Wp - W, 0, Hp - H}).mode(torch::kReflect)).permute({0, 2, 3, 1});
+  const bool shift = shifted && (Hp > window || Wp > window);
+  const int64_t s = window / 2;
+  if (shift) t = torch::roll(t, {-s, -s}, {1, 2});
+  const int64_t nh = Hp / window, nw = Wp / window;
+  auto tokens = t.reshape({B, nh, window, nw, window, C}).permute({0, 1, 3, 2, 4, 5}).reshape(
+      {B * nh * nw, window * window, C});
+  torch::Tensor mask;
+  if (shift)
+    mask = shifted_window_mask(Hp, Wp, window, x.options()).repeat({B, 1, 1}).unsqueeze(1);  // [B*nW, 1, L, L]
+  auto normed = norm1(tokens);
+  tokens = tokens + attention(normed, normed, mask);
+  tokens = tokens + mlp->forward(norm2(tokens));
+  t = tokens.view({B, nh, nw, window, window, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, Hp, Wp, C});
+  if (shift) t = torch::roll(t, {s, s}, {1, 2});
+  return t.slice(1, 0, H).slice(2, 0, W).permute({0, 3, 1, 2}).contiguous();
+}
+
+LatentAttentionBlockImpl::LatentAttentionBlockImpl(int64_t channels, int64_t heads, int64_t kv_heads, int64_t n) {
+  latents = register_parameter("latents", torch::randn({n, channels}) * 0.02);
+  norm_tokens = register_module("norm_tokens", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  norm_latents = register_module("norm_latents", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  norm_read = register_module("norm_read", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  norm_mlp = register_module("norm_mlp", nn::LayerNorm(nn::LayerNormOptions({channels})));
+  gather = register_module("gather", Attention(channels, heads, kv_heads));
+  read = register_module("read", Attention(channels, heads, kv_heads));
+  mlp = register_module("mlp", make_mlp(channels));
+}
+
+torch::Tensor LatentAttentionBlockImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  auto tokens = x.flatten(2).transpose(1, 2);  // [B, L, C]
+  auto lat = latents.unsqueeze(0).expand({B, latents.size(0), C});
+  lat = lat + gather(norm_latents(lat), norm_tokens(tokens));
+  tokens = tokens + read(norm_read(tokens), lat);
+  tokens = tokens + mlp->forward(norm_mlp(tokens));
+  return tokens.transpose(1, 2).reshape({B, C, H, W});
+}
+
+void append_subpixel_upsample(torch::nn::Sequential& layers, int64_t in_channels, int64_t out_channels) {
+  layers->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, 4 * out_channels, 3).padding(1)));
+  layers->push_back(nn::PixelShuffle(nn::PixelShuffleOptions(2)));
+}
+
+}  // namespace cosae::model
