@@ -1,47 +1,62 @@
-// cosae train --data DIR --out RUN_DIR [...]
+// cosae train --data DIR --out RUN_DIR [--val DIR] [--config FILE|PRESET] [--steps N] ...
+#include <iostream>
 #include <string>
 
 #include "command.hpp"
 #include "cosae/error.hpp"
+#include "model/config.hpp"
+#include "train/trainer.hpp"
 
 namespace cosae::cli {
 namespace {
 
-struct TrainOptions {
-  std::string data;
-  std::string val;
-  std::string out;
-  std::string config = "default";
-  int64_t steps = 100000;
-  int batch = 16;
-  int crop = 256;
-  double lr = 1e-4;
-  std::string device = "auto";
-  int threads = 0;
-  bool resume = false;
-  uint64_t seed = 0;
-};
-
 class TrainCommand : public Command {
  public:
   void configure(CLI::App& app) override {
-    app.add_option("--data", opt_.data, "Folder of training images (searched recursively)")->required();
-    app.add_option("--val", opt_.val, "Folder of validation images");
-    app.add_option("--out", opt_.out, "Run folder: checkpoints, metrics.jsonl, exported model")->required();
-    app.add_option("--config", opt_.config, "Model config: a JSON file or a preset name")->capture_default_str();
-    app.add_option("--steps", opt_.steps, "Training steps")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--batch", opt_.batch, "Batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--crop", opt_.crop, "Random crop side in pixels")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--lr", opt_.lr, "Peak learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    app.add_flag("--resume", opt_.resume, "Continue from the run folder's last checkpoint");
-    app.add_option("--seed", opt_.seed, "Random seed")->capture_default_str();
+    auto& o = opt_;
+    app.add_option("--data", o.data, "Folder of training images (searched recursively)")->required();
+    app.add_option("--val", o.val, "Folder of validation images (PSNR and bpp with real rounding)");
+    app.add_option("--out", o.out, "Run folder: config.json, metrics.jsonl, checkpoint.pt, model.safetensors")
+        ->required();
+    std::string presets;
+    for (const auto& p : model::config_presets()) presets += (presets.empty() ? "" : ", ") + p;
+    app.add_option("--config", o.config, "Model config: a JSON file or a preset (" + presets + ")")
+        ->capture_default_str();
+    app.add_option("--steps", o.steps, "Total training steps")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--batch", o.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--crop", o.crop, "Random crop side in pixels (a multiple of D)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--lr", o.lr, "Peak learning rate (AdamW; warm-up then cosine decay to 10%)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--downscale", o.max_downscale, "Random downscale of training images by up to this factor")
+        ->capture_default_str()
+        ->check(CLI::Range(1.0, 16.0));
+    app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    app.add_option("--threads", o.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_flag("--resume", o.resume, "Continue the run in --out from its checkpoint");
+    app.add_option("--seed", o.seed, "Random seed (kept by the run; ignored with --resume)")->capture_default_str();
+    app.add_option("--val-every", o.val_every, "Validate every N steps")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--log-every", o.log_every, "Metrics line every N steps")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--stop-at", o.stop_at_step, "Save and stop at this step (the schedule still spans --steps)");
+    app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
+        ->check(CLI::NonNegativeNumber);
   }
-  int run() override { COSAE_FAIL(unavailable, "train: training is not built in this version"); }
+
+  int run() override {
+    const auto result = train::run_training(opt_, std::cerr);
+    if (result.interrupted) std::cerr << "stopped at step " << result.step << "\n";
+    return 0;
+  }
 
  private:
-  TrainOptions opt_;
+  train::TrainOptions opt_;
 };
 
 }  // namespace

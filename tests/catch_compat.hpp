@@ -1,6 +1,9 @@
 // One include for Catch2 v2 (Debian: catch2/catch.hpp) and v3 (catch2/catch_all.hpp).
 #pragma once
 
+// Debian's LibTorch pulls in glog, whose CHECK aborts silently on success: Catch's must win.
+#undef CHECK
+
 #if __has_include(<catch2/catch_all.hpp>)
 #include <catch2/catch_all.hpp>
 #define COSAE_CATCH_V3 1

@@ -60,7 +60,7 @@ TEST_CASE("subcommands that are not built yet say so and exit 6", "[cli]") {
   const auto r = run_cli("encode " + sample + " -o /dev/null");
   CHECK(r.exit_code == 6);
   CHECK(count_lines(r.output) == 1);
-  CHECK(run_cli("train --data . --out x").exit_code == 6);
+  CHECK(run_cli("decode x.cosae -o /dev/null").exit_code == 6);
 }
 
 TEST_CASE("info describes images and rejects bad files with one line", "[cli]") {

@@ -1,0 +1,258 @@
+#include "train/trainer.hpp"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "common/device.hpp"
+#include "cosae/error.hpp"
+#include "cosae/image.hpp"
+#include "io/tensor_image.hpp"
+#include "model/model_io.hpp"
+#include "train/checkpoint.hpp"
+#include "train/dataset.hpp"
+#include "train/progress.hpp"
+
+namespace cosae::train {
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+
+// SIGINT/SIGTERM ask the loop to save and stop; the previous handlers come back afterwards.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  bool requested() const { return g_stop_signal != 0; }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+bool exists(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+void make_run_dir(const std::string& dir) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) == 0) {
+    COSAE_CHECK(S_ISDIR(st.st_mode), io, "--out ", dir, ": exists and is not a folder");
+    return;
+  }
+  COSAE_CHECK(::mkdir(dir.c_str(), 0755) == 0, io, "--out ", dir, ": cannot create the folder");
+}
+
+uint64_t mix_seed(uint64_t seed, uint64_t step) {  // splitmix64 of (seed, step)
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (step + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+double learning_rate(const TrainOptions& o, int64_t step) {
+  const int64_t warmup = o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(1000, o.steps / 20);
+  const double ramp = warmup > 0 ? std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(warmup)) : 1.0;
+  const double progress = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(o.steps, 1));
+  return o.lr * ramp * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+double psnr_from_mse(double mse) { return mse > 0 ? 10.0 * std::log10(1.0 / mse) : 99.0; }
+
+struct ValidationImage {
+  std::string name;
+  torch::Tensor image;  // [1, 3, H, W]
+};
+
+std::vector<ValidationImage> load_validation(const std::string& dir, Progress& progress) {
+  std::vector<ValidationImage> images;
+  if (dir.empty()) return images;
+  for (const auto& path : list_images(dir)) {
+    try {
+      images.push_back({path, image_to_tensor(read_image(path), AlphaPolicy::discard)});
+    } catch (const Error& e) {
+      progress.message(std::string("warning: validation image skipped: ") + e.what());
+    }
+  }
+  COSAE_CHECK(!images.empty(), bad_input, "--val ", dir, ": no readable images");
+  return images;
+}
+
+// Mean PSNR (8-bit rounding) and bpp (from the prior's likelihoods with real rounding) per level.
+nlohmann::json validate(model::CosAEImpl& net, const std::vector<ValidationImage>& images,
+                        const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  const int64_t D = net.config.downsampling;
+  nlohmann::json levels = nlohmann::json::array();
+  for (int q = 0; q < net.config.quality_levels(); ++q) {
+    double psnr = 0, bpp = 0;
+    for (const auto& v : images) {
+      const int64_t H = v.image.size(2), W = v.image.size(3);
+      auto x = v.image.to(device);
+      auto padded = torch::nn::functional::pad(
+          x, torch::nn::functional::PadFuncOptions({0, (D - W % D) % D, 0, (D - H % D) % D}).mode(torch::kReplicate));
+      auto out = net.forward_eval(padded, q);
+      auto rec = torch::round(out.reconstruction.slice(2, 0, H).slice(3, 0, W).clamp(0, 1) * 255) / 255;
+      psnr += psnr_from_mse((rec - x).pow(2).mean().item<double>());
+      bpp += out.bits.sum().item<double>() / static_cast<double>(H * W);
+    }
+    const double n = static_cast<double>(images.size());
+    levels.push_back({{"level", q + 1}, {"psnr", psnr / n}, {"bpp", bpp / n}});
+  }
+  net.train();
+  return levels;
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainOptions& o, std::ostream& log) {
+  COSAE_CHECK(o.steps > 0 && o.batch > 0 && o.crop > 0 && o.lr > 0, usage, "train: steps, batch, crop and lr must be positive");
+  const auto device = resolve_device(o.device);
+  make_run_dir(o.out);
+  const std::string checkpoint_path = o.out + "/checkpoint.pt";
+  const std::string metrics_path = o.out + "/metrics.jsonl";
+
+  // The config: from the checkpoint when resuming (a run keeps its architecture).
+  CheckpointInfo resumed;
+  model::ModelConfig config;
+  if (o.resume) {
+    COSAE_CHECK(exists(checkpoint_path), usage, "--resume: ", o.out, " holds no checkpoint.pt");
+    resumed = read_checkpoint_info(checkpoint_path);
+    config = model::config_from_json(nlohmann::json::parse(resumed.config_json));
+  } else {
+    COSAE_CHECK(!exists(checkpoint_path), usage, "--out ", o.out,
+                " already holds a run (checkpoint.pt): pass --resume to continue it, or choose another folder");
+    config = model::load_config(o.config);
+  }
+  COSAE_CHECK(o.crop % config.downsampling == 0, usage, "--crop ", o.crop, " must be a multiple of D = ",
+              config.downsampling);
+  const uint64_t seed = o.resume ? resumed.seed : o.seed;
+
+  torch::manual_seed(seed);
+  model::CosAE net(config);
+  net->to(device);
+  std::vector<torch::Tensor> main_params, aux_params;
+  for (auto& item : net->named_parameters())
+    (item.key() == "entropy.quantiles" ? aux_params : main_params).push_back(item.value());
+  torch::optim::AdamW optimizer(main_params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  torch::optim::Adam aux_optimizer(aux_params, torch::optim::AdamOptions(o.aux_lr));
+  int64_t step = 0;
+  if (o.resume) step = load_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer).step;
+  const std::string config_text = model::to_json(config).dump(2) + "\n";
+  write_file_atomic(o.out + "/config.json", reinterpret_cast<const uint8_t*>(config_text.data()), config_text.size());
+
+  LoaderOptions lo;
+  lo.batch = o.batch;
+  lo.crop = o.crop;
+  lo.threads = o.threads;
+  lo.seed = seed;
+  lo.max_downscale = o.max_downscale;
+  BatchLoader loader(list_images(o.data), lo);
+  Progress progress(log, step, o.steps, o.log_every);
+  const auto validation = load_validation(o.val, progress);
+  std::ofstream metrics(metrics_path, std::ios::app);
+  COSAE_CHECK(metrics.good(), io, metrics_path, ": cannot write");
+
+  log << "cosae train: " << config.name << " (" << model::parameter_count(*net) << " parameters) on "
+      << describe_device(device) << ", steps " << step << " -> " << o.steps << "\n";
+  const auto lambdas = torch::tensor(config.lambdas, torch::kDouble).to(device, torch::kFloat);
+  StopSignals stop;
+  TrainResult result;
+  result.last_loss = std::numeric_limits<double>::quiet_NaN();
+  auto save = [&] { save_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer, {step, seed, model::to_json(config).dump()}); };
+
+  const auto started = std::chrono::steady_clock::now();
+  auto out_of_time = [&] {
+    return o.time_limit_s > 0 &&
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() >= o.time_limit_s;
+  };
+  while (step < o.steps) {
+    if (stop.requested() || out_of_time() || (o.stop_at_step >= 0 && step >= o.stop_at_step)) {
+      save();
+      progress.message(std::string(stop.requested() ? "interrupted" : "stopping") + ": checkpoint saved at step " +
+                       std::to_string(step) + "; continue with --resume");
+      result.interrupted = true;
+      break;
+    }
+    torch::manual_seed(mix_seed(seed, static_cast<uint64_t>(step)));  // noise and levels of this step
+    for (const auto& w : loader.take_warnings()) progress.message("warning: " + w);
+    auto x = loader.batch(step).to(device);
+    auto levels = torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong).to(device);
+    const double lr = learning_rate(o, step);
+    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+    auto out = net->forward_train(x, levels);
+    auto mse = (out.reconstruction - x).pow(2).flatten(1).mean(1);
+    auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
+    auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * mse + bpp).mean();
+    const double loss_value = loss.item<double>();
+    ++step;
+    if (!std::isfinite(loss_value)) {
+      progress.message("warning: step " + std::to_string(step) + ": non-finite loss, step skipped");
+      continue;
+    }
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(main_params, o.clip_norm);
+    optimizer.step();
+    aux_optimizer.zero_grad();
+    auto aux = net->entropy->aux_loss();
+    aux.backward();
+    aux_optimizer.step();
+    result.last_loss = loss_value;
+
+    const double mean_bpp = bpp.mean().item<double>();
+    const double psnr = psnr_from_mse(mse.mean().item<double>());
+    progress.update(step, loss_value, mean_bpp, psnr);
+    if (step % o.log_every == 0 || step == o.steps)
+      metrics << nlohmann::json{{"step", step},          {"loss", loss_value},
+                                {"bpp", mean_bpp},       {"psnr", psnr},
+                                {"aux", aux.item<double>()}, {"lr", lr},
+                                {"it_s", progress.steps_per_second()}}
+                     .dump()
+              << "\n"
+              << std::flush;
+    if (!validation.empty() && (step % o.val_every == 0 || step == o.steps)) {
+      auto val = validate(*net, validation, device);
+      metrics << nlohmann::json{{"step", step}, {"val", val}}.dump() << "\n" << std::flush;
+      std::string line = "validation at step " + std::to_string(step) + ":";
+      for (const auto& v : val) {
+        char part[64];
+        std::snprintf(part, sizeof part, "  q%d %.3f bpp %.2f dB", v["level"].get<int>(), v["bpp"].get<double>(),
+                      v["psnr"].get<double>());
+        line += part;
+      }
+      progress.message(line);
+    }
+    if (step % o.checkpoint_every == 0 || step == o.steps) save();
+  }
+  progress.finish();
+  result.step = step;
+  if (!result.interrupted) {
+    result.model_path = o.out + "/model.safetensors";
+    net->to(torch::kCPU);
+    model::save_model(result.model_path, *net);
+    log << "model written to " << result.model_path << "\n";
+  }
+  return result;
+}
+
+}  // namespace cosae::train

@@ -1,0 +1,47 @@
+// `cosae train`: the training loop. Loss = lambda_q * 255^2 * MSE + bpp per image, a random
+// quality level q per image, AdamW with warm-up and cosine decay, gradient clipping, and an
+// auxiliary Adam on the prior's quantiles. Checkpoints are atomic and resume exactly.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+namespace cosae::train {
+
+struct TrainOptions {
+  std::string data;                // folder of training images
+  std::string val;                 // folder of validation images ("" = none)
+  std::string out;                 // run folder
+  std::string config = "default";  // preset name or JSON file
+  int64_t steps = 100000;
+  int batch = 16;
+  int crop = 256;
+  double lr = 1e-4;
+  double aux_lr = 1e-3;
+  double weight_decay = 0.0;
+  double clip_norm = 1.0;
+  int64_t warmup_steps = -1;      // -1: min(1000, steps / 20)
+  double max_downscale = 1.0;
+  std::string device = "auto";
+  int threads = 0;                // loader threads (0 = all cores)
+  bool resume = false;
+  uint64_t seed = 0;
+  int64_t val_every = 1000;
+  int64_t checkpoint_every = 1000;
+  int64_t log_every = 100;        // metrics.jsonl lines and plain progress lines
+  int64_t stop_at_step = -1;      // save and stop once this step is reached (the schedule still spans `steps`)
+  double time_limit_s = 0;        // save and stop after this much wall-clock time (0 = none)
+};
+
+struct TrainResult {
+  int64_t step = 0;         // steps completed
+  double last_loss = 0;     // of the last step run (NaN if none)
+  bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
+  std::string model_path;   // exported model file ("" when interrupted)
+};
+
+// Runs (or resumes) training; progress and warnings go to `log`. Files in `out`:
+// config.json, metrics.jsonl, checkpoint.pt, model.safetensors (at the end).
+TrainResult run_training(const TrainOptions& options, std::ostream& log);
+
+}  // namespace cosae::train
