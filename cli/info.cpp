@@ -10,6 +10,8 @@
 #include "common/torch_compat.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "cosae/model_file.hpp"
+#include "model/model_io.hpp"
 
 namespace cosae::cli {
 namespace {
@@ -51,10 +53,14 @@ const char* channel_name(int channels) {
   return "?";
 }
 
+bool is_model_file(const std::string& path) {
+  return path.size() > 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
+}
+
 class InfoCommand : public Command {
  public:
   void configure(CLI::App& app) override {
-    app.add_option("files", opt_.files, "Images to describe");
+    app.add_option("files", opt_.files, "Images or model files (.safetensors) to describe");
     app.add_flag("--json", opt_.json, "Print JSON");
   }
 
@@ -74,6 +80,10 @@ class InfoCommand : public Command {
       return 0;
     }
     for (const auto& path : opt_.files) {
+      if (is_model_file(path)) {
+        describe_model(path);
+        continue;
+      }
       const Image image = read_image(path);
       if (opt_.json) {
         std::cout << nlohmann::json{{"file", path},           {"width", image.width},
@@ -87,6 +97,29 @@ class InfoCommand : public Command {
       }
     }
     return 0;
+  }
+
+  void describe_model(const std::string& path) {
+    const ModelFile file = read_safetensors(path);
+    auto net = model::import_model(file, path);
+    const auto& c = net->config;
+    const int64_t params = model::parameter_count(*net);
+    if (opt_.json) {
+      std::cout << nlohmann::json{{"file", path},
+                                  {"format_version", file.metadata.at("format_version")},
+                                  {"config", model::to_json(c)},
+                                  {"parameters", params},
+                                  {"quality_levels", c.quality_levels()}}
+                       .dump()
+                << "\n";
+      return;
+    }
+    std::cout << path << ": cosae model " << c.name << ", format " << file.metadata.at("format_version") << "\n"
+              << "  " << params << " parameters; D = " << c.downsampling << ", U = " << c.upsampling
+              << ", T = " << c.tile() << ", K = " << c.frequencies << (c.harmonic ? "" : " (ablation: no HCM)") << "\n"
+              << "  decoder: " << c.decoder_channels << " channels, " << c.decoder_blocks << " blocks, "
+              << c.attention << " attention (" << c.heads << " heads, " << c.kv_heads << " kv heads)\n"
+              << "  " << c.quality_levels() << " quality levels\n";
   }
 
  private:

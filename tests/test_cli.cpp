@@ -95,3 +95,23 @@ TEST_CASE("asking for CUDA without CUDA is a device error", "[cli]") {
   CHECK((r.exit_code == 0 || r.exit_code == 7));
 #endif
 }
+
+TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
+  const cosae_test::TemporaryDirectory dir;
+  const std::string run = dir / "run";
+  const auto r = run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + run +
+                         " --config tiny --steps 3 --batch 1 --crop 32 --device cpu --threads 1");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("model written to") != std::string::npos);
+  const auto info = run_cli("info " + run + "/model.safetensors");
+  CHECK(info.exit_code == 0);
+  CHECK(info.output.find("cosae model cosae-tiny") != std::string::npos);
+  // The same folder again without --resume: refused, the run kept.
+  CHECK(run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + run +
+                " --config tiny --steps 3 --crop 32 --device cpu").exit_code == 2);
+  CHECK(cosae_test::exists(run + "/checkpoint.pt"));
+  // A config typo, and a file that is not a model.
+  CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);
+  CHECK(run_cli("info " + std::string(COSAE_TEST_SAMPLES_DIR) + "/README.md.safetensors").exit_code == 4);
+}
