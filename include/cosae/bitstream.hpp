@@ -1,0 +1,72 @@
+// The cosae bitstream container: a small header describing the image and the model that coded
+// it, the codec's opaque payload streams, and a CRC-32 over everything. The byte layout is
+// documented field by field in src/bitstream/FORMAT.md.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cosae {
+
+// The format version this build writes and the newest it reads. Any layout change bumps it;
+// a reader refuses versions newer than its own with a "written by a newer cosae" error.
+constexpr uint8_t kBitstreamFormatVersion = 1;
+
+constexpr std::size_t kMaxModelIdLength = 64;  // model ids: 1..64 chars, '!'..'~' (no spaces)
+constexpr std::size_t kMaxPayloadStreams = 16;
+
+using Sha256Digest = std::array<uint8_t, 32>;
+
+// How the codec coded the cosine coefficients (see DESIGN.md, "The codec").
+enum class CodingMode : uint8_t {
+  polar = 0,      // amplitude, then phase with amplitude-dependent levels
+  cartesian = 1,  // a = A cos(phase), b = A sin(phase)
+};
+
+struct BitstreamHeader {
+  uint8_t format_version = kBitstreamFormatVersion;  // write_bitstream only writes the current one
+  std::string model_id;       // stable model identity, e.g. "cosae-k64-d64-v1"
+  Sha256Digest model_sha256{};  // SHA-256 of the model file's bytes
+  uint8_t quality = 1;        // quality level, >= 1; its upper bound is the model's business
+  CodingMode mode = CodingMode::polar;
+  // The original image, before padding to a multiple of the model's downsampling factor.
+  int width = 0;       // 1..kMaxImageSide
+  int height = 0;      // 1..kMaxImageSide, and width * height <= kMaxImagePixels
+  int channels = 0;    // 1..4: grey, grey+alpha, RGB, RGBA
+  int bit_depth = 8;   // 8 or 16
+};
+
+// A stream inside the parsed buffer: valid only while that buffer is.
+struct ByteSpan {
+  const uint8_t* data = nullptr;
+  std::size_t size = 0;
+  const uint8_t* begin() const { return data; }
+  const uint8_t* end() const { return data + size; }
+};
+
+struct ParsedBitstream {
+  BitstreamHeader header;
+  std::vector<ByteSpan> streams;  // 0..kMaxPayloadStreams, in the order they were written
+  std::size_t header_size = 0;    // bytes before the first stream (header overhead is this + 4)
+};
+
+// Serialises header and streams. Throws cosae::Error (usage) for a header that parse_bitstream
+// would refuse, or more than kMaxPayloadStreams streams. The output is canonical: parsing it
+// and writing the result again reproduces it byte for byte.
+std::vector<uint8_t> write_bitstream(const BitstreamHeader& header, const std::vector<std::vector<uint8_t>>& streams);
+
+// Parses and validates a whole bitstream; the returned spans point into `data`. Throws
+// cosae::Error (bad_input) for anything that is not a complete, intact bitstream of a supported
+// version: wrong magic, truncation, CRC mismatch, out-of-range or unknown fields, stream
+// lengths that do not add up to the data exactly. Nothing is allocated from an unchecked field.
+ParsedBitstream parse_bitstream(const uint8_t* data, std::size_t size);
+
+// Throws cosae::Error (model) unless the bitstream was coded with this model (same id and
+// same file hash); the message names both models.
+void check_bitstream_model(const BitstreamHeader& header, const std::string& model_id,
+                           const Sha256Digest& model_sha256);
+
+}  // namespace cosae
