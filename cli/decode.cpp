@@ -1,9 +1,18 @@
-// cosae decode IN... [-o OUT|DIR] [--device] [--threads] [--json] [--quiet] [--reference IMG]
+// cosae decode IN... [-o OUT|DIR] [-m MODEL] [--device] [--threads] [--json] [--quiet] [--reference IMG]
+#include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "codec/codec.hpp"
 #include "command.hpp"
+#include "common/device.hpp"
 #include "cosae/error.hpp"
+#include "eval/metrics.hpp"
+#include "io_paths.hpp"
 
 namespace cosae::cli {
 namespace {
@@ -23,16 +32,54 @@ class DecodeCommand : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("inputs", opt_.inputs, ".cosae files to decompress ('-' for stdin)")->required();
-    app.add_option("-o,--output", opt_.output, "Output image, or a folder for several inputs ('-' for stdout)");
-    app.add_option("-m,--model", opt_.model, "Model file, when not found from the bitstream's model id");
+    app.add_option("-o,--output", opt_.output,
+                   "Output image ('-' for PNG on stdout; the extension picks the format), or a folder for several "
+                   "inputs; default: IN with .png");
+    app.add_option("-m,--model", opt_.model, "Model file the stream was encoded with; default: the default model");
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", opt_.threads, "CPU threads (0 = LibTorch's default)")->check(CLI::NonNegativeNumber);
     app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
-    app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it");
+    app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");
   }
+
   int run() override {
-    COSAE_FAIL(unavailable, "decode: the codec is not built in this version");
+    const auto outputs = output_paths(opt_.inputs, opt_.output, ".png");
+    COSAE_CHECK(opt_.reference.empty() || opt_.inputs.size() == 1, usage, "--reference goes with one input");
+    for (const auto& out : outputs)
+      COSAE_CHECK(!(opt_.json && out == "-"), usage, "--json and -o - both want stdout");
+    if (opt_.threads > 0) at::set_num_threads(opt_.threads);
+    const auto device = resolve_device(opt_.device);
+    auto model = codec::load_codec_model(opt_.model.empty() ? codec::find_default_model() : opt_.model, device);
+    for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
+      const auto& in = opt_.inputs[i];
+      const auto bytes = read_file(in);
+      const auto start = std::chrono::steady_clock::now();
+      const auto decoded = codec::decode(bytes.data(), bytes.size(), model);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      write_image(outputs[i], decoded.image);
+      const auto& img = decoded.image;
+      const double pixels = static_cast<double>(img.width) * img.height;
+      const double bpp = 8.0 * static_cast<double>(bytes.size()) / pixels;
+      double psnr = 0;
+      if (!opt_.reference.empty()) psnr = eval::psnr(read_image(opt_.reference), img);
+      if (!opt_.quiet) {
+        char line[512];
+        std::snprintf(line, sizeof line, "%s: %zu bytes -> %dx%d, %.4f bpp, %.3f s, %.2f MP/s", in.c_str(),
+                      bytes.size(), img.width, img.height, bpp, seconds, pixels / 1e6 / seconds);
+        std::cerr << line;
+        if (!opt_.reference.empty()) std::cerr << ", PSNR " << psnr << " dB";
+        std::cerr << "\n";
+      }
+      if (opt_.json) {
+        nlohmann::json j{{"input", in},  {"output", outputs[i]}, {"width", img.width}, {"height", img.height},
+                         {"bytes", bytes.size()}, {"bpp", bpp},  {"seconds", seconds},
+                         {"quality", decoded.header.quality}};
+        if (!opt_.reference.empty()) j["psnr"] = psnr;
+        std::cout << j.dump() << "\n";
+      }
+    }
+    return 0;
   }
 
  private:

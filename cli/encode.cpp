@@ -1,9 +1,17 @@
 // cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--device] [--threads] [--json] [--quiet]
+#include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "codec/codec.hpp"
 #include "command.hpp"
+#include "common/device.hpp"
 #include "cosae/error.hpp"
+#include "io_paths.hpp"
 
 namespace cosae::cli {
 namespace {
@@ -17,24 +25,59 @@ struct EncodeOptions {
   int threads = 0;
   bool json = false;
   bool quiet = false;
+  bool drop_alpha = false;
 };
 
 class EncodeCommand : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("inputs", opt_.inputs, "Images to compress ('-' for stdin)")->required();
-    app.add_option("-o,--output", opt_.output, "Output file, or a folder for several inputs ('-' for stdout)");
-    app.add_option("-q,--quality", opt_.quality, "Quality level (1 = smallest ... highest level of the model)")
-        ->capture_default_str();
+    app.add_option("-o,--output", opt_.output,
+                   "Output file ('-' for stdout), or a folder for several inputs; default: IN with .cosae");
+    app.add_option("-q,--quality", opt_.quality, "Quality level, 1 (smallest) to the model's highest (6)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     app.add_option("-m,--model", opt_.model, "Model file (.safetensors); default: the installed default model");
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", opt_.threads, "CPU threads (0 = LibTorch's default)")->check(CLI::NonNegativeNumber);
     app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
+    app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
   }
+
   int run() override {
-    COSAE_FAIL(unavailable, "encode: no trained model is available yet (models/ holds none) and the codec "
-                            "is not built in this version");
+    const auto outputs = output_paths(opt_.inputs, opt_.output, ".cosae");
+    for (const auto& out : outputs)
+      COSAE_CHECK(!(opt_.json && out == "-"), usage, "--json and -o - both want stdout");
+    if (opt_.threads > 0) at::set_num_threads(opt_.threads);
+    const auto device = resolve_device(opt_.device);
+    auto model = codec::load_codec_model(opt_.model.empty() ? codec::find_default_model() : opt_.model, device);
+    codec::EncodeOptions options;
+    options.quality = opt_.quality;
+    options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
+    for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
+      const auto& in = opt_.inputs[i];
+      const Image image = read_image(in);
+      const auto start = std::chrono::steady_clock::now();
+      const auto bytes = codec::encode(image, model, options);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      write_file_atomic(outputs[i], bytes.data(), bytes.size());
+      const double pixels = static_cast<double>(image.width) * image.height;
+      const double bpp = 8.0 * static_cast<double>(bytes.size()) / pixels;
+      if (!opt_.quiet) {
+        char line[512];
+        std::snprintf(line, sizeof line, "%s: %dx%d -> %zu bytes, %.4f bpp, %.3f s, %.2f MP/s\n", in.c_str(),
+                      image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
+        std::cerr << line;
+      }
+      if (opt_.json)
+        std::cout << nlohmann::json{{"input", in},       {"output", outputs[i]},     {"width", image.width},
+                                    {"height", image.height}, {"bytes", bytes.size()}, {"bpp", bpp},
+                                    {"quality", opt_.quality}, {"seconds", seconds},  {"model", model.id}}
+                         .dump()
+                  << "\n";
+    }
+    return 0;
   }
 
  private:

@@ -55,12 +55,14 @@ TEST_CASE("usage errors exit with code 2", "[cli]") {
   CHECK(run_cli("train --data x").exit_code == 2);  // --out required
 }
 
-TEST_CASE("subcommands that are not built yet say so and exit 6", "[cli]") {
+TEST_CASE("no model, and subcommands not built yet: one line, documented codes", "[cli]") {
   const auto sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/astronaut.png";
-  const auto r = run_cli("encode " + sample + " -o /dev/null");
-  CHECK(r.exit_code == 6);
+  const auto r = run_cli("encode " + sample + " -o /dev/null -m /nonexistent/model.safetensors");
+  CHECK(r.exit_code == 4);
   CHECK(count_lines(r.output) == 1);
-  CHECK(run_cli("decode x.cosae -o /dev/null").exit_code == 6);
+  const auto e = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR));
+  CHECK(e.exit_code == 6);
+  CHECK(count_lines(e.output) == 1);
 }
 
 TEST_CASE("info describes images and rejects bad files with one line", "[cli]") {
@@ -111,6 +113,25 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   CHECK(run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + run +
                 " --config tiny --steps 3 --crop 32 --device cpu").exit_code == 2);
   CHECK(cosae_test::exists(run + "/checkpoint.pt"));
+  // Encode and decode with it: files, stdin/stdout, --json, --reference.
+  const std::string sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/chelsea.png";
+  const std::string model = " -m " + run + "/model.safetensors";
+  const auto enc = run_cli("encode " + sample + " -o " + (dir / "c.cosae") + " -q 2 --json" + model);
+  INFO(enc.output);
+  CHECK(enc.exit_code == 0);
+  CHECK(enc.output.find("\"bpp\"") != std::string::npos);
+  const auto dec = run_cli("decode " + (dir / "c.cosae") + " -o " + (dir / "c.png") + " --reference " + sample + model);
+  CHECK(dec.exit_code == 0);
+  CHECK(dec.output.find("PSNR") != std::string::npos);
+  CHECK(run_cli("info " + (dir / "c.png")).output.find("451x300") != std::string::npos);
+  const auto piped = run_cli("encode - -o - -q 1 --quiet" + model + " < " + sample + " | " + COSAE_TEST_CLI +
+                             " decode - -o " + (dir / "p.png") + " --quiet" + model);
+  CHECK(piped.exit_code == 0);
+  CHECK(cosae_test::exists(dir / "p.png"));
+  // A truncated stream: exit 3, and no output file.
+  CHECK(run_cli("decode " + sample + " -o " + (dir / "bad.png") + model).exit_code == 3);
+  CHECK_FALSE(cosae_test::exists(dir / "bad.png"));
+
   // A config typo, and a file that is not a model.
   CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);
   CHECK(run_cli("info " + std::string(COSAE_TEST_SAMPLES_DIR) + "/README.md.safetensors").exit_code == 4);

@@ -26,8 +26,7 @@ torch::Tensor image_to_tensor(const Image& image, AlphaPolicy policy) {
   io_detail::check_image_for_encoding(image, "cannot convert image to a tensor");
   COSAE_CHECK(policy == AlphaPolicy::discard || io_detail::alpha_is_opaque(image), bad_input,
               "image has a translucent alpha channel, and cosae codes colour only; flatten it onto a "
-              "background or remove the alpha channel first (a future `cosae encode --drop-alpha` will "
-              "discard it)");
+              "background first, or pass `cosae encode --drop-alpha` to discard it");
 
   // One division per level, so every sample maps to exactly the float nearest v / max.
   const uint16_t max_level = image.max_value();

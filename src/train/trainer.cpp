@@ -15,6 +15,7 @@
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 #include "io/tensor_image.hpp"
+#include "codec/model_package.hpp"
 #include "model/model_io.hpp"
 #include "train/checkpoint.hpp"
 #include "train/dataset.hpp"
@@ -249,7 +250,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   if (!result.interrupted) {
     result.model_path = o.out + "/model.safetensors";
     net->to(torch::kCPU);
-    model::save_model(result.model_path, *net);
+    codec::save_codec_model(result.model_path, *net);
     log << "model written to " << result.model_path << "\n";
   }
   return result;

@@ -1,0 +1,77 @@
+#include "codec/codec.hpp"
+
+#include "cosae/error.hpp"
+#include "entropy/rans.hpp"
+
+namespace cosae::codec {
+
+namespace {
+
+int64_t cells(int64_t pixels, int64_t D) { return (pixels + D - 1) / D; }
+
+}  // namespace
+
+std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o) {
+  const auto& config = m.net->config;
+  COSAE_CHECK(o.quality >= 1 && o.quality <= config.quality_levels(), usage, "quality ", o.quality,
+              " outside 1..", config.quality_levels(), " of model ", m.id);
+  torch::NoGradGuard no_grad;
+  const int64_t D = config.downsampling;
+  auto x = image_to_tensor(image, o.alpha).to(m.device);
+  const int64_t H = x.size(2), W = x.size(3);
+  const int64_t h = cells(H, D), w = cells(W, D);
+  x = torch::nn::functional::pad(
+      x, torch::nn::functional::PadFuncOptions({0, w * D - W, 0, h * D - H}).mode(torch::kReplicate));
+  auto symbols = m.net->quantize(m.net->analysis(x, o.quality - 1))
+                     .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
+                     .to(torch::kCPU, torch::kInt)
+                     .contiguous();
+  const int64_t C = symbols.size(1), n = h * w;
+  const int32_t* s = symbols.data_ptr<int32_t>();
+  entropy::RansEncoder coder;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
+
+  BitstreamHeader header;
+  header.model_id = m.id;
+  header.model_sha256 = m.file_sha256;
+  header.quality = static_cast<uint8_t>(o.quality);
+  header.mode = CodingMode::cartesian;
+  header.width = image.width;
+  header.height = image.height;
+  header.channels = image.channels;
+  header.bit_depth = image.bit_depth;
+  return write_bitstream(header, {coder.finish()});
+}
+
+BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return parse_bitstream(data, size).header; }
+
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m) {
+  const auto parsed = parse_bitstream(data, size);
+  const auto& header = parsed.header;
+  check_bitstream_model(header, m.id, m.file_sha256);
+  const auto& config = m.net->config;
+  COSAE_CHECK(header.mode == CodingMode::cartesian, bad_input, "bitstream uses a coding mode this model lacks");
+  COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
+              int(header.quality), " outside 1..", config.quality_levels());
+  COSAE_CHECK(parsed.streams.size() == 1, bad_input, "bitstream holds ", parsed.streams.size(),
+              " streams, expected 1");
+  const int64_t D = config.downsampling;
+  const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
+  const int64_t C = config.latent_channels();
+  // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
+  auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
+  float* s = symbols.data_ptr<float>();
+  entropy::RansDecoder coder(parsed.streams[0].data, parsed.streams[0].size);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < n; ++i) s[c * n + i] = static_cast<float>(coder.get(m.tables[static_cast<std::size_t>(c)]));
+  coder.finish();
+
+  torch::NoGradGuard no_grad;
+  auto x = m.net->synthesis(m.net->dequantize(symbols.to(m.device)), header.quality - 1);
+  x = x.slice(2, 0, header.height).slice(3, 0, header.width);
+  const int out_channels = header.channels <= 2 ? 1 : 3;
+  return {tensor_to_image(x, out_channels, header.bit_depth), header};
+}
+
+}  // namespace cosae::codec

@@ -1,0 +1,33 @@
+// Image <-> .cosae bitstream with a CodecModel: pad to a multiple of D, encoder, per-channel
+// integer symbols round(y - median), rANS with the model's CDF tables, bitstream container.
+// Entropy decoding uses only integer tables, so symbols decode identically on any device.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "codec/model_package.hpp"
+#include "cosae/bitstream.hpp"
+#include "cosae/image.hpp"
+#include "io/tensor_image.hpp"
+
+namespace cosae::codec {
+
+struct EncodeOptions {
+  int quality = 4;  // 1 .. the model's number of levels
+  AlphaPolicy alpha = AlphaPolicy::reject_translucent;
+};
+
+std::vector<uint8_t> encode(const Image& image, CodecModel& model, const EncodeOptions& options);
+
+struct Decoded {
+  Image image;  // RGB, or grey when the original was grey; at the original bit depth
+  BitstreamHeader header;
+};
+// Throws cosae::Error: bad_input for corrupt streams, model when the stream names another model.
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model);
+
+// Reads just the header (for `cosae info`).
+BitstreamHeader peek_header(const uint8_t* data, std::size_t size);
+
+}  // namespace cosae::codec

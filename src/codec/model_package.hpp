@@ -1,0 +1,40 @@
+// A model as the codec uses it: the network, its integer CDF tables (one per latent channel,
+// built from the learned prior at export, stored in the model file) and its identity.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "cosae/bitstream.hpp"
+#include "cosae/model_file.hpp"
+#include "entropy/cdf_table.hpp"
+#include "model/cosae_model.hpp"
+
+namespace cosae::codec {
+
+struct CodecModel {
+  model::CosAE net{nullptr};
+  std::vector<entropy::CdfTable> tables;  // one per latent channel (2K)
+  std::string id;                         // stable identity: name + content hash
+  Sha256Digest file_sha256{};             // of the model file's bytes
+  std::string path;
+  torch::Device device = torch::kCPU;
+};
+
+// The network's prior quantised to 16-bit integer CDF tables, one per latent channel.
+std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net);
+
+// Model file with weights, config, CDF tables and model id (metadata "model_id").
+ModelFile export_codec_model(model::CosAEImpl& net);
+void save_codec_model(const std::string& path, model::CosAEImpl& net);
+
+// Loads a model file for coding on `device`; throws cosae::Error (model) if it is not one.
+CodecModel load_codec_model(const std::string& path, const torch::Device& device);
+
+// The default model: $COSAE_MODEL_DIR/default.safetensors, else the installed models folder,
+// else the source tree's models/ folder. Throws cosae::Error (model) naming where it looked.
+std::string find_default_model();
+
+}  // namespace cosae::codec
