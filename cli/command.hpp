@@ -25,5 +25,6 @@ std::unique_ptr<Command> make_train_command();
 std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_info_command();
 std::unique_ptr<Command> make_bench_command();
+std::unique_ptr<Command> make_prepare_command();
 
 }  // namespace cosae::cli
