@@ -16,7 +16,7 @@ log() { echo "setup: $*" >&2; }
 
 # ----------------------------------------------------------------------------- packages
 packages=(build-essential cmake ninja-build pkg-config libpng-dev libcli11-dev nlohmann-json3-dev
-          catch2 libopencv-dev libtorch-dev)
+          catch2 libopencv-dev libtorch-dev libopenblas0-pthread)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +28,8 @@ if have_cuda_torch; then
   # A CUDA Python torch brings its own LibTorch; Debian's CPU one is not needed.
   missing=("${missing[@]/libtorch-dev}")
 fi
+# (libopenblas0-pthread: Debian's LibTorch calls the system BLAS, and the reference BLAS it
+# gets otherwise runs its matrix products ~15x slower.)
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if ((${#missing[@]})); then
   sudo=""

@@ -1,9 +1,10 @@
-// cosae bench synthesis [--device cpu|cuda] [--size train,4k] [--repeats N] [--json FILE]
+// cosae bench synthesis|codec [--device cpu|cuda] [--size ...] [--repeats N] [--json FILE]
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/codec_bench.hpp"
 #include "bench/synthesis_bench.hpp"
 #include "command.hpp"
 #include "common/device.hpp"
@@ -19,6 +20,16 @@ struct BenchSynthesisOptions {
   int repeats = 0;  // 0: 50 on CUDA, 5 on the CPU
   int warmup = -1;
   int64_t projection_channels = 128;
+  std::string json;
+};
+
+struct BenchCodecOptions {
+  std::string device = "auto";
+  std::string model;
+  std::string config = "default";
+  std::vector<std::string> sizes = {"kodak", "4k"};
+  int quality = 4;
+  int repeats = 3;
   std::string json;
 };
 
@@ -41,11 +52,28 @@ class BenchCommand : public Command {
         ->check(CLI::PositiveNumber);
     syn->add_option("--json", syn_.json, "Also write the results as JSON to this file");
     synthesis_ = syn;
+
+    auto* codec = app.add_subcommand("codec", "End-to-end encode/decode MP/s (model + rANS), against JPEG q90");
+    codec->add_option("--device", codec_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    codec->add_option("-m,--model", codec_.model, "Model file; default: the default model, else an untrained --config");
+    codec->add_option("--config", codec_.config, "Preset of the untrained model used when no model is found")
+        ->capture_default_str();
+    codec->add_option("--size", codec_.sizes, "Sizes: kodak (768x512), 4k (3840x2160)")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"kodak", "4k"}))
+        ->capture_default_str();
+    codec->add_option("-q,--quality", codec_.quality, "Quality level")->capture_default_str()->check(CLI::Range(1, 64));
+    codec->add_option("--repeats", codec_.repeats, "Timed runs (median reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    codec->add_option("--json", codec_.json, "Also write the results as JSON to this file");
+    codec_app_ = codec;
   }
 
   int run() override {
     if (synthesis_->parsed()) return run_synthesis();
-    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis)");
+    if (codec_app_->parsed()) return run_codec();
+    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis, codec)");
   }
 
  private:
@@ -68,8 +96,28 @@ class BenchCommand : public Command {
     return 0;
   }
 
+  int run_codec() {
+    bench::CodecBenchOptions opt;
+    opt.device = resolve_device(codec_.device);
+    opt.model_path = codec_.model;
+    opt.config = codec_.config;
+    opt.sizes = codec_.sizes;
+    opt.quality = codec_.quality;
+    opt.repeats = codec_.repeats;
+    std::cerr << "cosae bench codec on " << describe_device(opt.device) << ", median of " << opt.repeats << " runs\n";
+    const auto result = bench::run_codec_bench(opt);
+    std::cout << bench::format_table(result);
+    if (!codec_.json.empty()) {
+      const std::string text = bench::to_json(result, opt).dump(2) + "\n";
+      write_file_atomic(codec_.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    }
+    return 0;
+  }
+
   BenchSynthesisOptions syn_;
+  BenchCodecOptions codec_;
   CLI::App* synthesis_ = nullptr;
+  CLI::App* codec_app_ = nullptr;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "codec/codec.hpp"
 
+#include <chrono>
+
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
 
@@ -9,13 +11,17 @@ namespace {
 
 int64_t cells(int64_t pixels, int64_t D) { return (pixels + D - 1) / D; }
 
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
 }  // namespace
 
-std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o) {
+std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o, CodecTimings* timings) {
   const auto& config = m.net->config;
   COSAE_CHECK(o.quality >= 1 && o.quality <= config.quality_levels(), usage, "quality ", o.quality,
               " outside 1..", config.quality_levels(), " of model ", m.id);
   torch::NoGradGuard no_grad;
+  const auto network_start = Clock::now();
   const int64_t D = config.downsampling;
   auto x = image_to_tensor(image, o.alpha).to(m.device);
   const int64_t H = x.size(2), W = x.size(3);
@@ -26,11 +32,15 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
                      .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
                      .to(torch::kCPU, torch::kInt)
                      .contiguous();
+  const double network_s = since(network_start);
+  const auto entropy_start = Clock::now();
   const int64_t C = symbols.size(1), n = h * w;
   const int32_t* s = symbols.data_ptr<int32_t>();
   entropy::RansEncoder coder;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
+  auto stream = coder.finish();
+  if (timings) *timings = {network_s, since(entropy_start)};
 
   BitstreamHeader header;
   header.model_id = m.id;
@@ -41,12 +51,12 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   header.height = image.height;
   header.channels = image.channels;
   header.bit_depth = image.bit_depth;
-  return write_bitstream(header, {coder.finish()});
+  return write_bitstream(header, {std::move(stream)});
 }
 
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return parse_bitstream(data, size).header; }
 
-Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m) {
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTimings* timings) {
   const auto parsed = parse_bitstream(data, size);
   const auto& header = parsed.header;
   check_bitstream_model(header, m.id, m.file_sha256);
@@ -60,18 +70,23 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m) {
   const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
   const int64_t C = config.latent_channels();
   // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
+  const auto entropy_start = Clock::now();
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
   float* s = symbols.data_ptr<float>();
   entropy::RansDecoder coder(parsed.streams[0].data, parsed.streams[0].size);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t i = 0; i < n; ++i) s[c * n + i] = static_cast<float>(coder.get(m.tables[static_cast<std::size_t>(c)]));
   coder.finish();
+  const double entropy_s = since(entropy_start);
 
   torch::NoGradGuard no_grad;
+  const auto network_start = Clock::now();
   auto x = m.net->synthesis(m.net->dequantize(symbols.to(m.device)), header.quality - 1);
   x = x.slice(2, 0, header.height).slice(3, 0, header.width);
   const int out_channels = header.channels <= 2 ? 1 : 3;
-  return {tensor_to_image(x, out_channels, header.bit_depth), header};
+  Decoded decoded{tensor_to_image(x, out_channels, header.bit_depth), header};
+  if (timings) *timings = {since(network_start), entropy_s};
+  return decoded;
 }
 
 }  // namespace cosae::codec

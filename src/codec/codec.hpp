@@ -18,14 +18,21 @@ struct EncodeOptions {
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
 };
 
-std::vector<uint8_t> encode(const Image& image, CodecModel& model, const EncodeOptions& options);
+// Where the time went (for benchmarks); the network part includes host <-> device copies.
+struct CodecTimings {
+  double network_s = 0;
+  double entropy_s = 0;
+};
+
+std::vector<uint8_t> encode(const Image& image, CodecModel& model, const EncodeOptions& options,
+                            CodecTimings* timings = nullptr);
 
 struct Decoded {
   Image image;  // RGB, or grey when the original was grey; at the original bit depth
   BitstreamHeader header;
 };
 // Throws cosae::Error: bad_input for corrupt streams, model when the stream names another model.
-Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model);
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTimings* timings = nullptr);
 
 // Reads just the header (for `cosae info`).
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size);

@@ -1,0 +1,46 @@
+// `cosae bench codec`: end-to-end encode and decode speed (model + entropy coding, excluding
+// file I/O and model load) on a Kodak-size and a 4K image, against JPEG through OpenCV.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace cosae::bench {
+
+struct CodecBenchOptions {
+  torch::Device device = torch::kCPU;
+  std::string model_path;             // "" = the default model, else an untrained `config`
+  std::string config = "default";     // preset for an untrained model (speed does not depend on training)
+  std::vector<std::string> sizes = {"kodak", "4k"};
+  int quality = 4;
+  int warmup = 1;
+  int repeats = 3;
+};
+
+struct CodecBenchRow {
+  std::string size, codec;
+  int width = 0, height = 0;
+  std::size_t bytes = 0;
+  double encode_s = 0, decode_s = 0;        // medians
+  double encode_entropy_share = 0, decode_entropy_share = 0;  // of the time, rANS
+  double peak_mb = 0;                       // CUDA: allocator peak; CPU: process peak RSS
+  double bpp() const { return 8.0 * static_cast<double>(bytes) / (static_cast<double>(width) * height); }
+};
+
+struct CodecBenchResult {
+  std::string model;  // id, or "untrained <config>"
+  std::vector<CodecBenchRow> rows;
+};
+
+CodecBenchResult run_codec_bench(const CodecBenchOptions& options);
+nlohmann::json to_json(const CodecBenchResult& result, const CodecBenchOptions& options);
+std::string format_table(const CodecBenchResult& result);
+
+// JPEG through OpenCV (4:2:0) at `quality`: fills bytes and median times. False without OpenCV.
+bool time_jpeg(int width, int height, const std::vector<uint8_t>& rgb, int quality, int warmup, int repeats,
+               CodecBenchRow& row);
+
+}  // namespace cosae::bench
