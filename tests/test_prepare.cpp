@@ -206,6 +206,8 @@ TEST_CASE("prepare fails clearly when no usable image remains", "[prepare]") {
   CHECK(error.kind() == ErrorKind::usage);
   auto inside = small_options(directory / "bad", directory / "bad/out");
   CHECK(expect_error([&] { prepare_dataset(inside, {}); }).kind() == ErrorKind::usage);
+  auto containing = small_options(directory / "bad/x", directory / "bad");
+  CHECK(expect_error([&] { prepare_dataset(containing, {}); }).kind() == ErrorKind::usage);
 }
 
 TEST_CASE("prepare refuses an existing data set unless asked to overwrite", "[prepare]") {

@@ -84,11 +84,14 @@ void check_options(const PrepareOptions& options) {
   COSAE_CHECK(options.max_shard_bytes >= 1, usage, "--max-shard-mb: must be positive");
   COSAE_CHECK(options.min_side >= 1, usage, "--min-side ", options.min_side, ": must be positive");
   COSAE_CHECK(options.threads >= 0, usage, "--threads ", options.threads, ": must not be negative");
-  // Outputs inside an input would be read back as sources on the next run.
+  // Outputs inside an input would be read back as sources on the next run; an input inside
+  // the output could be replaced (--force) while it is being read.
   const std::string out = resolved_path(options.out);
-  for (const auto& input : options.inputs)
-    COSAE_CHECK(!is_inside(out, resolved_path(input)), usage, "--out ", options.out, ": is inside the input folder ",
-                input);
+  for (const auto& input : options.inputs) {
+    const std::string folder = resolved_path(input);
+    COSAE_CHECK(!is_inside(out, folder), usage, "--out ", options.out, ": is inside the input folder ", input);
+    COSAE_CHECK(!is_inside(folder, out), usage, "--in ", input, ": is inside the output folder ", options.out);
+  }
 }
 
 // Every image under the inputs, in the order given, each folder sorted; a file reached through
