@@ -19,6 +19,9 @@ using cosae_test::expect_error;
 
 namespace {
 
+// Catch's Approx also allows a relative error of ~1e-5 by default: tolerances here are absolute.
+Approx near(double expected, double tolerance) { return Approx(expected).epsilon(0).margin(tolerance); }
+
 Image constant_image(int width, int height, uint16_t value, int bit_depth = 8) {
   Image image{width, height, 3, bit_depth, {}};
   image.samples.assign(image.sample_count(), value);
@@ -58,6 +61,15 @@ Image box_blurred(const Image& source) {
   return out;
 }
 
+Image cropped(const Image& source, int x0, int y0, int width, int height) {
+  Image out{width, height, source.channels, source.bit_depth, {}};
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < source.channels; ++c)
+        out.samples.push_back(source.samples[(static_cast<std::size_t>(y0 + y) * source.width + x0 + x) * source.channels + c]);
+  return out;
+}
+
 // Zero-mean uniform noise of +-amplitude levels, the same draws for every amplitude.
 Image with_noise(const Image& source, int amplitude, uint32_t seed) {
   Image out = source;
@@ -71,17 +83,19 @@ Image with_noise(const Image& source, int amplitude, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("PSNR of hand-computed cases", "[metrics]") {
+  // psnr() compares float32 samples (v / 255 rounded to float, as image_to_tensor makes them),
+  // so it meets the exact values to ~1e-6 dB at 8 bits and ~1e-3 dB at 16 bits.
   const Image base = constant_image(16, 8, 100);
   // One 8-bit level everywhere: MSE = (1/255)^2, PSNR = 20 log10(255).
-  CHECK(cosae::eval::psnr(base, constant_image(16, 8, 101)) == Approx(48.1308036087).margin(1e-9));
-  CHECK(cosae::eval::psnr(base, constant_image(16, 8, 101)) == Approx(20 * std::log10(255.0)).margin(1e-9));
+  CHECK(cosae::eval::psnr(base, constant_image(16, 8, 101)) == near(48.1308036087, 1e-6));
+  CHECK(cosae::eval::psnr(base, constant_image(16, 8, 101)) == near(20 * std::log10(255.0), 1e-6));
   // Two levels on half the samples: MSE = 2 / 255^2, PSNR = 10 log10(255^2 / 2).
   Image half = base;
   for (std::size_t i = 0; i < half.samples.size(); i += 2) half.samples[i] += 2;
-  CHECK(cosae::eval::psnr(base, half) == Approx(10 * std::log10(255.0 * 255.0 / 2)).margin(1e-9));
+  CHECK(cosae::eval::psnr(base, half) == near(10 * std::log10(255.0 * 255.0 / 2), 1e-6));
   // 16 bits: one level of 65535.
   CHECK(cosae::eval::psnr(constant_image(4, 4, 1000, 16), constant_image(4, 4, 1001, 16)) ==
-        Approx(20 * std::log10(65535.0)).margin(1e-9));
+        near(20 * std::log10(65535.0), 1e-3));
   CHECK(std::isinf(cosae::eval::psnr(base, base)));
   CHECK(expect_error([&] { cosae::eval::psnr(base, constant_image(8, 8, 100)); }).kind() == cosae::ErrorKind::usage);
 }
@@ -97,15 +111,19 @@ TEST_CASE("SSIM and MS-SSIM of identical images are exactly 1", "[metrics]") {
 TEST_CASE("SSIM and MS-SSIM of constant images follow the luminance term", "[metrics]") {
   // Flat images have no variance: contrast-structure is 1 and SSIM is the luminance term
   // (2 mu_a mu_b + C1) / (mu_a^2 + mu_b^2 + C1) at every scale.
-  const double mu_a = 128.0 / 255, mu_b = 64.0 / 255, c1 = 0.01 * 0.01;
+  // Means as image_to_tensor stores them: v / 255 rounded to float.
+  const double mu_a = 128.0f / 255.0f, mu_b = 64.0f / 255.0f, c1 = 0.01 * 0.01;
   const double luminance = (2 * mu_a * mu_b + c1) / (mu_a * mu_a + mu_b * mu_b + c1);
   const Image a = constant_image(64, 64, 128), b = constant_image(64, 64, 64);
-  CHECK(cosae::eval::ssim(a, b) == Approx(luminance).margin(1e-12));
+  CHECK(cosae::eval::ssim(a, b) == near(luminance, 1e-12));
   // 64 px fits three scales (64, 32, 16; 8 is under the window): the weights of those three
   // are renormalised, so the coarsest scale's luminance gets weight w3 / (w1 + w2 + w3).
   REQUIRE(cosae::eval::ms_ssim_scale_count(64) == 3);
   const double w3 = 0.3001 / (0.0448 + 0.2856 + 0.3001);
-  CHECK(cosae::eval::ms_ssim(a, b) == Approx(std::pow(luminance, w3)).margin(1e-12));
+  CHECK(cosae::eval::ms_ssim(a, b) == near(std::pow(luminance, w3), 1e-12));
+  // 192 px fits all five scales (192 ... 12): the published fifth weight, unchanged.
+  const Image big_a = constant_image(192, 192, 128), big_b = constant_image(192, 192, 64);
+  CHECK(cosae::eval::ms_ssim(big_a, big_b) == near(std::pow(luminance, 0.1333), 1e-12));
 }
 
 TEST_CASE("MS-SSIM scale count for small images", "[metrics]") {
@@ -123,7 +141,7 @@ TEST_CASE("MS-SSIM scale count for small images", "[metrics]") {
   const Image b = box_blurred(a);
   const double single = cosae::eval::ssim(a, b);
   REQUIRE(single > 0);
-  CHECK(cosae::eval::ms_ssim(a, b) == Approx(single).margin(1e-12));
+  CHECK(cosae::eval::ms_ssim(a, b) == near(single, 1e-12));
 
   // No 11x11 window fits: a usage error, not a silent number.
   const Image tiny = cosae_test::random_image(10, 40, 3, 8, 2);
@@ -135,7 +153,8 @@ TEST_CASE("MS-SSIM scale count for small images", "[metrics]") {
 // Expected values from an independent float64 numpy implementation written for this test
 // (separable valid Gaussian filter with 11 normalised taps, sigma 1.5; per-channel SSIM and cs
 // map means; five scales of 2x2 mean pooling; prod(max(cs_i, 0)^w_i) * max(ssim_5, 0)^w_5,
-// averaged over R, G, B), fed the same modified astronaut.png samples converted to [0, 1] as
+// averaged over R, G, B; the weights renormalised only when fewer than five scales fit),
+// fed the same modified astronaut.png samples converted to [0, 1] as
 // float32 v / 255f like image_to_tensor. Its SSIM also matches skimage 0.19's
 // structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
 // data_range=1, channel_axis=0) to 1e-14.
@@ -146,17 +165,28 @@ TEST_CASE("SSIM and MS-SSIM match a reference implementation on astronaut.png", 
   REQUIRE(original.channels == 3);
 
   const Image pattern = with_pattern(original);
-  CHECK(cosae::eval::psnr(original, pattern) == Approx(29.5117470140982).margin(1e-6));
-  CHECK(cosae::eval::ssim(original, pattern) == Approx(0.663925308169481).margin(1e-9));
-  CHECK(cosae::eval::ms_ssim(original, pattern) == Approx(0.940431280983190).margin(1e-9));
+  CHECK(cosae::eval::psnr(original, pattern) == near(29.5117470140982, 1e-9));
+  CHECK(cosae::eval::ssim(original, pattern) == near(0.663925308169481, 1e-9));
+  CHECK(cosae::eval::ms_ssim(original, pattern) == near(0.940431280983190, 1e-9));
 
   const Image blurred = box_blurred(original);
-  CHECK(cosae::eval::psnr(original, blurred) == Approx(29.9070105588689).margin(1e-6));
-  CHECK(cosae::eval::ssim(original, blurred) == Approx(0.926779312075404).margin(1e-9));
-  CHECK(cosae::eval::ms_ssim(original, blurred) == Approx(0.991346944233508).margin(1e-9));
+  CHECK(cosae::eval::psnr(original, blurred) == near(29.9070105588689, 1e-9));
+  CHECK(cosae::eval::ssim(original, blurred) == near(0.926779312075404, 1e-9));
+  CHECK(cosae::eval::ms_ssim(original, blurred) == near(0.991346944233508, 1e-9));
 
   // Symmetric in its arguments.
-  CHECK(cosae::eval::ms_ssim(blurred, original) == Approx(0.991346944233508).margin(1e-9));
+  CHECK(cosae::eval::ms_ssim(blurred, original) == near(0.991346944233508, 1e-9));
+
+  // 300x245: odd sides at several scales, pooled with pytorch-msssim's zero padding (the
+  // reference pads each odd side with one zero row/column on both sides, averaging by 4).
+  const Image odd_a = cropped(original, 50, 100, 300, 245), odd_b = cropped(pattern, 50, 100, 300, 245);
+  CHECK(cosae::eval::ssim(odd_a, odd_b) == near(0.693782282260997, 1e-9));
+  CHECK(cosae::eval::ms_ssim(odd_a, odd_b) == near(0.938211794920928, 1e-9));
+
+  // 100x70: three scales (70, 35, 18) with their weights renormalised to sum to 1.
+  const Image small_a = cropped(original, 150, 200, 100, 70), small_b = cropped(blurred, 150, 200, 100, 70);
+  CHECK(cosae::eval::ssim(small_a, small_b) == near(0.919812827493034, 1e-9));
+  CHECK(cosae::eval::ms_ssim(small_a, small_b) == near(0.984993827275721, 1e-9));
 }
 
 TEST_CASE("MS-SSIM falls as noise grows", "[metrics]") {
@@ -200,19 +230,19 @@ TEST_CASE("BD-rate and BD-PSNR of textbook cases", "[metrics]") {
   for (const BdMethod method : {BdMethod::cubic, BdMethod::pchip}) {
     INFO("method " << (method == BdMethod::cubic ? "cubic" : "pchip"));
     const auto cheaper = scaled_rates(kAnchor, 0.8);
-    CHECK(cosae::eval::bd_rate(kAnchor, cheaper, method) == Approx(-20.0).margin(1e-9));
-    CHECK(cosae::eval::bd_rate(cheaper, kAnchor, method) == Approx(25.0).margin(1e-9));  // 1 / 0.8 - 1
-    CHECK(cosae::eval::bd_rate(kAnchor, kAnchor, method) == Approx(0.0).margin(1e-12));
+    CHECK(cosae::eval::bd_rate(kAnchor, cheaper, method) == near(-20.0, 1e-9));
+    CHECK(cosae::eval::bd_rate(cheaper, kAnchor, method) == near(25.0, 1e-9));  // 1 / 0.8 - 1
+    CHECK(cosae::eval::bd_rate(kAnchor, kAnchor, method) == near(0.0, 1e-12));
 
     const auto better = shifted_psnr(kAnchor, 0.7);
-    CHECK(cosae::eval::bd_psnr(kAnchor, better, method) == Approx(0.7).margin(1e-9));
-    CHECK(cosae::eval::bd_psnr(better, kAnchor, method) == Approx(-0.7).margin(1e-9));
+    CHECK(cosae::eval::bd_psnr(kAnchor, better, method) == near(0.7, 1e-9));
+    CHECK(cosae::eval::bd_psnr(better, kAnchor, method) == near(-0.7, 1e-9));
 
     // Point order does not matter.
     auto shuffled = cheaper;
     std::reverse(shuffled.begin(), shuffled.end());
     std::swap(shuffled[1], shuffled[3]);
-    CHECK(cosae::eval::bd_rate(kAnchor, shuffled, method) == Approx(-20.0).margin(1e-9));
+    CHECK(cosae::eval::bd_rate(kAnchor, shuffled, method) == near(-20.0, 1e-9));
   }
   // The default is pchip.
   const std::vector<RdPoint> other = {{0.12, 29.8}, {0.25, 32.9}, {0.45, 35.1}, {0.9, 37.9}, {1.5, 39.3}};
@@ -224,10 +254,10 @@ TEST_CASE("BD-rate and BD-PSNR of textbook cases", "[metrics]") {
 // over the overlap and averaged).
 TEST_CASE("BD-rate and BD-PSNR match scipy on a general pair of curves", "[metrics]") {
   const std::vector<RdPoint> test = {{0.12, 29.8}, {0.25, 32.9}, {0.45, 35.1}, {0.9, 37.9}, {1.5, 39.3}};
-  CHECK(cosae::eval::bd_rate(kAnchor, test, BdMethod::cubic) == Approx(6.169784001874823).margin(1e-9));
-  CHECK(cosae::eval::bd_psnr(kAnchor, test, BdMethod::cubic) == Approx(-0.1859598982951941).margin(1e-9));
-  CHECK(cosae::eval::bd_rate(kAnchor, test, BdMethod::pchip) == Approx(5.428082301284132).margin(1e-9));
-  CHECK(cosae::eval::bd_psnr(kAnchor, test, BdMethod::pchip) == Approx(-0.16201134297923642).margin(1e-9));
+  CHECK(cosae::eval::bd_rate(kAnchor, test, BdMethod::cubic) == near(6.169784001874823, 1e-9));
+  CHECK(cosae::eval::bd_psnr(kAnchor, test, BdMethod::cubic) == near(-0.1859598982951941, 1e-9));
+  CHECK(cosae::eval::bd_rate(kAnchor, test, BdMethod::pchip) == near(5.428082301284132, 1e-9));
+  CHECK(cosae::eval::bd_psnr(kAnchor, test, BdMethod::pchip) == near(-0.16201134297923642, 1e-9));
 }
 
 TEST_CASE("BD-rate rejects bad curves", "[metrics]") {

@@ -105,8 +105,13 @@ double ssim(const torch::Tensor& x, const torch::Tensor& y) {
 double ms_ssim(const torch::Tensor& x, const torch::Tensor& y) {
   auto [xd, yd] = prepare(x, y, "MS-SSIM");
   const int scales = ms_ssim_scale_count(static_cast<int>(std::min(xd.size(2), xd.size(3))));
-  double weight_sum = 0;
-  for (int i = 0; i < scales; ++i) weight_sum += kMsSsimWeights[i];
+  // The published weights sum to 1.0001; they are used as they are at five scales (as
+  // pytorch-msssim does) and renormalised to sum to 1 when fewer scales fit.
+  double weight_sum = 1;
+  if (scales < static_cast<int>(kMsSsimWeights.size())) {
+    weight_sum = 0;
+    for (int i = 0; i < scales; ++i) weight_sum += kMsSsimWeights[i];
+  }
 
   const auto kernel = gaussian_row_kernel(xd.size(1));
   // Product over scales of max(cs, 0)^w (max(ssim, 0)^w at the coarsest), per image and channel.

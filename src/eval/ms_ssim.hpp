@@ -14,7 +14,8 @@
 // - Small images: five scales need the shorter side to be at least 161 px (11 px at the fifth
 //   scale; odd sides round up when pooled); pytorch-msssim refuses anything smaller. cosae
 //   instead uses as many scales as fit (every scale at least 11x11) and renormalises the
-//   weights of those scales to sum to 1, so one scale gives SSIM with the clamp. Under 11 px
+//   weights of those scales to sum to 1, so one scale gives SSIM with the clamp. (At five
+//   scales the published weights, which sum to 1.0001, are used unchanged.) Under 11 px
 //   no window fits: usage error.
 // - Grey images are replicated to RGB and alpha is ignored, as for psnr().
 //
