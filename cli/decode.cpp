@@ -37,7 +37,7 @@ class DecodeCommand : public Command {
                    "inputs; default: IN with .png");
     app.add_option("-m,--model", opt_.model, "Model file the stream was encoded with; default: the default model");
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = LibTorch's default)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
     app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");

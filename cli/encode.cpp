@@ -39,7 +39,7 @@ class EncodeCommand : public Command {
         ->check(CLI::Range(1, 64));
     app.add_option("-m,--model", opt_.model, "Model file (.safetensors); default: the installed default model");
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = LibTorch's default)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
     app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");

@@ -7,7 +7,10 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "command.hpp"
 #include "cosae/error.hpp"
@@ -63,6 +66,9 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // LibTorch defaults to one thread per physical core; use every core the machine offers
+    // unless OMP_NUM_THREADS says otherwise (--threads overrides both).
+    if (!std::getenv("OMP_NUM_THREADS")) at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     for (std::size_t i = 0; i < subapps.size(); ++i)
       if (subapps[i]->parsed()) return commands[i]->run();
     return cosae::exit_code(cosae::ErrorKind::usage);
