@@ -12,19 +12,12 @@
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "eval/metrics.hpp"
-#include "io_paths.hpp"
+#include "codec_run.hpp"
 
 namespace cosae::cli {
 namespace {
 
-struct DecodeOptions {
-  std::vector<std::string> inputs;
-  std::string output;
-  std::string model;
-  std::string device = "auto";
-  int threads = 0;
-  bool json = false;
-  bool quiet = false;
+struct DecodeOptions : CodecRunOptions {
   std::string reference;
 };
 
@@ -35,22 +28,15 @@ class DecodeCommand : public Command {
     app.add_option("-o,--output", opt_.output,
                    "Output image ('-' for PNG on stdout; the extension picks the format), or a folder for several "
                    "inputs; default: IN with .png");
-    app.add_option("-m,--model", opt_.model, "Model file the stream was encoded with; default: the default model");
-    app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
-    app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
+    add_codec_run_options(app, opt_, "Model file the stream was encoded with; default: the default model");
     app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");
   }
 
   int run() override {
-    const auto outputs = output_paths(opt_.inputs, opt_.output, ".png");
     COSAE_CHECK(opt_.reference.empty() || opt_.inputs.size() == 1, usage, "--reference goes with one input");
-    for (const auto& out : outputs)
-      COSAE_CHECK(!(opt_.json && out == "-"), usage, "--json and -o - both want stdout");
-    if (opt_.threads > 0) at::set_num_threads(opt_.threads);
-    const auto device = resolve_device(opt_.device);
-    auto model = codec::load_codec_model(opt_.model.empty() ? codec::find_default_model() : opt_.model, device);
+    auto run = start_codec_run(opt_, ".png");
+    const auto& outputs = run.outputs;
+    auto& model = run.model;
     for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
       const auto& in = opt_.inputs[i];
       const auto bytes = read_file(in);
@@ -63,21 +49,19 @@ class DecodeCommand : public Command {
       const double bpp = 8.0 * static_cast<double>(bytes.size()) / pixels;
       double psnr = 0;
       if (!opt_.reference.empty()) psnr = eval::psnr(read_image(opt_.reference), img);
-      if (!opt_.quiet) {
-        char line[512];
-        std::snprintf(line, sizeof line, "%s: %zu bytes -> %dx%d, %.4f bpp, %.3f s, %.2f MP/s", in.c_str(),
-                      bytes.size(), img.width, img.height, bpp, seconds, pixels / 1e6 / seconds);
-        std::cerr << line;
-        if (!opt_.reference.empty()) std::cerr << ", PSNR " << psnr << " dB";
-        std::cerr << "\n";
+      char line[512];
+      std::snprintf(line, sizeof line, "%s: %zu bytes -> %dx%d, %.4f bpp, %.3f s, %.2f MP/s", in.c_str(), bytes.size(),
+                    img.width, img.height, bpp, seconds, pixels / 1e6 / seconds);
+      std::string text = line;
+      nlohmann::json j{{"input", in},        {"output", outputs[i]}, {"width", img.width},
+                       {"height", img.height}, {"bytes", bytes.size()}, {"bpp", bpp},
+                       {"seconds", seconds},  {"quality", decoded.header.quality}};
+      if (!opt_.reference.empty()) {
+        std::snprintf(line, sizeof line, ", PSNR %.3f dB", psnr);
+        text += line;
+        j["psnr"] = psnr;
       }
-      if (opt_.json) {
-        nlohmann::json j{{"input", in},  {"output", outputs[i]}, {"width", img.width}, {"height", img.height},
-                         {"bytes", bytes.size()}, {"bpp", bpp},  {"seconds", seconds},
-                         {"quality", decoded.header.quality}};
-        if (!opt_.reference.empty()) j["psnr"] = psnr;
-        std::cout << j.dump() << "\n";
-      }
+      report_file(opt_, text, j);
     }
     return 0;
   }

@@ -11,20 +11,13 @@
 #include "command.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
-#include "io_paths.hpp"
+#include "codec_run.hpp"
 
 namespace cosae::cli {
 namespace {
 
-struct EncodeOptions {
-  std::vector<std::string> inputs;
-  std::string output;
+struct EncodeOptions : CodecRunOptions {
   int quality = 4;
-  std::string model;
-  std::string device = "auto";
-  int threads = 0;
-  bool json = false;
-  bool quiet = false;
   bool drop_alpha = false;
 };
 
@@ -37,21 +30,14 @@ class EncodeCommand : public Command {
     app.add_option("-q,--quality", opt_.quality, "Quality level, 1 (smallest) to the model's highest (6)")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
-    app.add_option("-m,--model", opt_.model, "Model file (.safetensors); default: the installed default model");
-    app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    app.add_flag("--json", opt_.json, "Print one JSON object per file on stdout");
-    app.add_flag("--quiet", opt_.quiet, "No statistics on stderr");
+    add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
   }
 
   int run() override {
-    const auto outputs = output_paths(opt_.inputs, opt_.output, ".cosae");
-    for (const auto& out : outputs)
-      COSAE_CHECK(!(opt_.json && out == "-"), usage, "--json and -o - both want stdout");
-    if (opt_.threads > 0) at::set_num_threads(opt_.threads);
-    const auto device = resolve_device(opt_.device);
-    auto model = codec::load_codec_model(opt_.model.empty() ? codec::find_default_model() : opt_.model, device);
+    auto run = start_codec_run(opt_, ".cosae");
+    const auto& outputs = run.outputs;
+    auto& model = run.model;
     codec::EncodeOptions options;
     options.quality = opt_.quality;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
@@ -64,18 +50,13 @@ class EncodeCommand : public Command {
       write_file_atomic(outputs[i], bytes.data(), bytes.size());
       const double pixels = static_cast<double>(image.width) * image.height;
       const double bpp = 8.0 * static_cast<double>(bytes.size()) / pixels;
-      if (!opt_.quiet) {
-        char line[512];
-        std::snprintf(line, sizeof line, "%s: %dx%d -> %zu bytes, %.4f bpp, %.3f s, %.2f MP/s\n", in.c_str(),
-                      image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
-        std::cerr << line;
-      }
-      if (opt_.json)
-        std::cout << nlohmann::json{{"input", in},       {"output", outputs[i]},     {"width", image.width},
-                                    {"height", image.height}, {"bytes", bytes.size()}, {"bpp", bpp},
-                                    {"quality", opt_.quality}, {"seconds", seconds},  {"model", model.id}}
-                         .dump()
-                  << "\n";
+      char line[512];
+      std::snprintf(line, sizeof line, "%s: %dx%d -> %zu bytes, %.4f bpp, %.3f s, %.2f MP/s", in.c_str(),
+                    image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
+      report_file(opt_, line,
+                  {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
+                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", opt_.quality}, {"seconds", seconds},
+                   {"model", model.id}});
     }
     return 0;
   }
