@@ -4,6 +4,7 @@
 
 #include "catch_compat.hpp"
 #include "codec/codec.hpp"
+#include "eval/metrics.hpp"
 #include "cosae/error.hpp"
 #include "image_test_util.hpp"
 #include "temp_dir.hpp"
@@ -106,4 +107,24 @@ TEST_CASE("hostile streams: truncation, bit flips, another model, bad options", 
   write_file_atomic(not_a_model, reinterpret_cast<const uint8_t*>(text.data()), text.size());
   CHECK(cosae_test::expect_error([&] { codec::load_codec_model(not_a_model, torch::kCPU); }).kind() ==
         ErrorKind::model);
+}
+
+TEST_CASE("a tiled decode matches the untiled one", "[codec]") {
+  cosae_test::TemporaryDirectory dir;
+  auto m = tiny_codec_model(dir.path, 5);
+  const auto image = smooth_image(320, 256, 3, 8);  // 20 x 16 cells at D = 16
+  const auto bytes = codec::encode(image, m, {3});
+  const auto whole = codec::decode(bytes.data(), bytes.size(), m);  // fits one default tile
+  m.decode_tile_cells = 4;
+  m.decode_margin_cells = 3;
+  const auto tiled = codec::decode(bytes.data(), bytes.size(), m);
+  const double psnr_whole = eval::psnr(image, whole.image), psnr_tiled = eval::psnr(image, tiled.image);
+  INFO("untiled " << psnr_whole << " dB, tiled " << psnr_tiled << " dB, between them "
+                  << eval::psnr(whole.image, tiled.image) << " dB");
+  CHECK(std::abs(psnr_whole - psnr_tiled) < 0.05);
+  CHECK(eval::psnr(whole.image, tiled.image) > 50.0);
+  // Without context the seams show: the margin is what makes tiles agree.
+  m.decode_margin_cells = 0;
+  const auto seams = codec::decode(bytes.data(), bytes.size(), m);
+  CHECK(eval::psnr(whole.image, seams.image) < eval::psnr(whole.image, tiled.image));
 }

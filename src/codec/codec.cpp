@@ -1,5 +1,6 @@
 #include "codec/codec.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "cosae/error.hpp"
@@ -54,6 +55,26 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   return write_bitstream(header, {std::move(stream)});
 }
 
+torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& y, int64_t level, int64_t tile,
+                               int64_t margin) {
+  const int64_t h = y.size(2), w = y.size(3), D = net.config.downsampling;
+  COSAE_CHECK(tile >= 1 && margin >= 0, usage, "decoder tiling: tile must be >= 1 cell, margin >= 0");
+  if (h <= tile + 2 * margin && w <= tile + 2 * margin) return net.synthesis(y, level);
+  torch::Tensor out;
+  for (int64_t i0 = 0; i0 < h; i0 += tile)
+    for (int64_t j0 = 0; j0 < w; j0 += tile) {
+      const int64_t i1 = std::min(h, i0 + tile), j1 = std::min(w, j0 + tile);
+      const int64_t a0 = std::max<int64_t>(0, i0 - margin), a1 = std::min(h, i1 + margin);
+      const int64_t b0 = std::max<int64_t>(0, j0 - margin), b1 = std::min(w, j1 + margin);
+      auto piece = net.synthesis(y.slice(2, a0, a1).slice(3, b0, b1), level);
+      if (!out.defined()) out = torch::empty({y.size(0), piece.size(1), h * D, w * D}, piece.options());
+      out.slice(2, i0 * D, i1 * D)
+          .slice(3, j0 * D, j1 * D)
+          .copy_(piece.slice(2, (i0 - a0) * D, (i1 - a0) * D).slice(3, (j0 - b0) * D, (j1 - b0) * D));
+    }
+  return out;
+}
+
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return parse_bitstream(data, size).header; }
 
 Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTimings* timings) {
@@ -81,7 +102,8 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
 
   torch::NoGradGuard no_grad;
   const auto network_start = Clock::now();
-  auto x = m.net->synthesis(m.net->dequantize(symbols.to(m.device)), header.quality - 1);
+  auto x = synthesize_tiled(*m.net, m.net->dequantize(symbols.to(m.device)), header.quality - 1, m.decode_tile_cells,
+                            m.decode_margin_cells);
   x = x.slice(2, 0, header.height).slice(3, 0, header.width);
   const int out_channels = header.channels <= 2 ? 1 : 3;
   Decoded decoded{tensor_to_image(x, out_channels, header.bit_depth), header};

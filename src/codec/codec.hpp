@@ -34,6 +34,13 @@ struct Decoded {
 // Throws cosae::Error: bad_input for corrupt streams, model when the stream names another model.
 Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTimings* timings = nullptr);
 
+// The decoder network over overlapping tiles of `tile_cells` latent cells with `margin_cells`
+// of context on each side, cropped and stitched: memory bounded by the tile, not the image.
+// Regions farther than the margin from a tile do not reach it, so the result matches the
+// untiled decoder up to the reach of the decoder's receptive field beyond the margin.
+torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& scaled_latent, int64_t level,
+                               int64_t tile_cells, int64_t margin_cells);
+
 // Reads just the header (for `cosae info`).
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size);
 

@@ -21,6 +21,10 @@ struct CodecModel {
   Sha256Digest file_sha256{};             // of the model file's bytes
   std::string path;
   torch::Device device = torch::kCPU;
+  // Decoder tiling (codec/codec.hpp): 16 cells of context-free output per tile (1024 px at
+  // D = 64), 4 cells of context around it.
+  int64_t decode_tile_cells = 16;
+  int64_t decode_margin_cells = 4;
 };
 
 // The network's prior quantised to 16-bit integer CDF tables, one per latent channel.
