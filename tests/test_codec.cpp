@@ -115,8 +115,11 @@ TEST_CASE("a tiled decode matches the untiled one", "[codec]") {
   const auto image = smooth_image(320, 256, 3, 8);  // 20 x 16 cells at D = 16
   const auto bytes = codec::encode(image, m, {3});
   const auto whole = codec::decode(bytes.data(), bytes.size(), m);  // fits one default tile
+  CHECK(codec::decoder_reach_cells(model::load_config("default")) == 3);
+  CHECK(codec::decoder_reach_cells(model::load_config("tiny")) == 2);
+  CHECK(codec::decoder_reach_cells(model::load_config("d16")) == -1);  // window 8 > T = 4
+  REQUIRE(m.decode_margin_cells == 2);  // set from the config at load
   m.decode_tile_cells = 4;
-  m.decode_margin_cells = 3;
   const auto tiled = codec::decode(bytes.data(), bytes.size(), m);
   const double psnr_whole = eval::psnr(image, whole.image), psnr_tiled = eval::psnr(image, tiled.image);
   INFO("untiled " << psnr_whole << " dB, tiled " << psnr_tiled << " dB, between them "

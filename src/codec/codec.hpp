@@ -36,8 +36,7 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTi
 
 // The decoder network over overlapping tiles of `tile_cells` latent cells with `margin_cells`
 // of context on each side, cropped and stitched: memory bounded by the tile, not the image.
-// Regions farther than the margin from a tile do not reach it, so the result matches the
-// untiled decoder up to the reach of the decoder's receptive field beyond the margin.
+// With a margin of at least decoder_reach_cells(config) the result equals the untiled one.
 torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& scaled_latent, int64_t level,
                                int64_t tile_cells, int64_t margin_cells);
 

@@ -84,6 +84,17 @@ void save_codec_model(const std::string& path, model::CosAEImpl& net) {
   write_safetensors(path, export_codec_model(net));
 }
 
+int64_t decoder_reach_cells(const model::ModelConfig& c) {
+  if (c.attention == "latent" && c.decoder_blocks > 0) return -1;
+  // Tiles start on cell boundaries: windows line up with the whole image's only if T is a
+  // multiple of the window.
+  if (c.attention == "window" && c.decoder_blocks > 0 && c.tile() % c.window != 0) return -1;
+  int64_t pixels = 1;  // the last 3x3 convolution
+  for (int u = c.upsampling; u > 1; u /= 2) ++pixels;
+  pixels += static_cast<int64_t>(c.decoder_blocks) * (2 + (c.attention == "window" ? c.window - 1 : 0));
+  return (pixels + c.tile() - 1) / c.tile();
+}
+
 CodecModel load_codec_model(const std::string& path, const torch::Device& device) {
   const auto bytes = read_file(path);
   const ModelFile file = parse_safetensors(bytes.data(), bytes.size());
@@ -94,6 +105,11 @@ CodecModel load_codec_model(const std::string& path, const torch::Device& device
   m.net->eval();
   m.net->to(device);
   m.device = device;
+  const int64_t reach = decoder_reach_cells(m.net->config);
+  if (reach < 0)
+    m.decode_tile_cells = int64_t(1) << 40;  // no exact tiling: decode whole images
+  else
+    m.decode_margin_cells = reach;
   auto id = file.metadata.find("model_id");
   COSAE_CHECK(id != file.metadata.end(), model, path, ": no model_id (exported without entropy tables?)");
   m.id = id->second;

@@ -21,11 +21,18 @@ struct CodecModel {
   Sha256Digest file_sha256{};             // of the model file's bytes
   std::string path;
   torch::Device device = torch::kCPU;
-  // Decoder tiling (codec/codec.hpp): 16 cells of context-free output per tile (1024 px at
-  // D = 64), 4 cells of context around it.
+  // Decoder tiling (codec/codec.hpp): 16 cells of output per tile (1024 px at D = 64) and
+  // the decoder's reach as context around it (set by load_codec_model from the config).
   int64_t decode_tile_cells = 16;
   int64_t decode_margin_cells = 4;
 };
+
+// How far the decoder reaches, in latent cells (rounded up), so that tiles with this much
+// context decode exactly as the whole image: in harmonic-map pixels, each residual block
+// reaches 2, each window-attention block up to window - 1, the upsampling convolutions 1
+// each. -1 when no margin makes tiles exact: latent attention (it reaches the whole image),
+// or windows that do not divide the tile T (they would not line up).
+int64_t decoder_reach_cells(const model::ModelConfig& config);
 
 // The network's prior quantised to 16-bit integer CDF tables, one per latent channel.
 std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net);
