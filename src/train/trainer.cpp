@@ -204,7 +204,10 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     auto mse = (out.reconstruction - x).pow(2).flatten(1).mean(1);
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
     auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * mse + bpp).mean();
-    const double loss_value = loss.item<double>();
+    // One device-to-host copy per step for everything the loop reports.
+    const auto stats = torch::stack({loss.detach(), bpp.detach().mean(), mse.detach().mean()}).to(torch::kCPU,
+                                                                                                   torch::kDouble);
+    const double loss_value = stats[0].item<double>();
     ++step;
     if (!std::isfinite(loss_value)) {
       progress.message("warning: step " + std::to_string(step) + ": non-finite loss, step skipped");
@@ -220,8 +223,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     aux_optimizer.step();
     result.last_loss = loss_value;
 
-    const double mean_bpp = bpp.mean().item<double>();
-    const double psnr = psnr_from_mse(mse.mean().item<double>());
+    const double mean_bpp = stats[1].item<double>();
+    const double psnr = psnr_from_mse(stats[2].item<double>());
     progress.update(step, loss_value, mean_bpp, psnr);
     if (step % o.log_every == 0 || step == o.steps)
       metrics << nlohmann::json{{"step", step},          {"loss", loss_value},
