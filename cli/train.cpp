@@ -45,6 +45,8 @@ class TrainCommand : public Command {
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_option("--stop-at", o.stop_at_step, "Save and stop at this step (the schedule still spans --steps)");
+    app.add_option("--export-dtype", o.export_dtype, "Weights of the exported model: f32, f16 or bf16 (half the size)")
+        ->capture_default_str();
     app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
         ->check(CLI::NonNegativeNumber);
   }

@@ -131,3 +131,41 @@ TEST_CASE("a tiled decode matches the untiled one", "[codec]") {
   const auto seams = codec::decode(bytes.data(), bytes.size(), m);
   CHECK(eval::psnr(whole.image, seams.image) < eval::psnr(whole.image, tiled.image));
 }
+
+TEST_CASE("half-precision model files: half the size, the same stream format, close output", "[codec]") {
+  cosae_test::TemporaryDirectory dir;
+  torch::manual_seed(9);
+  model::CosAE net(model::load_config("tiny"));
+  const std::string f32 = dir.path + "/f32.safetensors", f16 = dir.path + "/f16.safetensors";
+  codec::save_codec_model(f32, *net);
+  codec::save_codec_model(f16, *net, DType::f16);
+  const auto size_of = [](const std::string& p) { return read_file(p).size(); };
+  CHECK(size_of(f16) < size_of(f32) * 0.6);
+  auto full = codec::load_codec_model(f32, torch::kCPU), half = codec::load_codec_model(f16, torch::kCPU);
+  CHECK(full.id != half.id);  // other weights, another identity
+  const auto image = smooth_image(96, 64, 3, 8);
+  const auto a = codec::encode(image, full, {4}), b = codec::encode(image, half, {4});
+  const auto da = codec::decode(a.data(), a.size(), full), db = codec::decode(b.data(), b.size(), half);
+  INFO("f32 " << eval::psnr(image, da.image) << " dB, f16 " << eval::psnr(image, db.image) << " dB");
+  CHECK(std::abs(eval::psnr(image, da.image) - eval::psnr(image, db.image)) < 0.1);
+  CHECK(codec::encode(image, half, {4}) == b);  // deterministic with widened weights too
+  CHECK_THROWS_AS(codec::decode(b.data(), b.size(), full), Error);  // a stream names its model
+}
+
+TEST_CASE("the ablation's decoder tiles exactly too", "[codec]") {
+  cosae_test::TemporaryDirectory dir;
+  torch::manual_seed(3);
+  auto config = model::load_config("tiny");
+  config.harmonic = false;
+  model::CosAE net(config);
+  const std::string path = dir.path + "/ablation.safetensors";
+  codec::save_codec_model(path, *net);
+  auto m = codec::load_codec_model(path, torch::kCPU);
+  CHECK(m.decode_margin_cells == codec::decoder_reach_cells(config));
+  const auto image = smooth_image(320, 256, 3, 8);
+  const auto bytes = codec::encode(image, m, {2});
+  const auto whole = codec::decode(bytes.data(), bytes.size(), m);
+  m.decode_tile_cells = 4;
+  const auto tiled = codec::decode(bytes.data(), bytes.size(), m);
+  CHECK(eval::psnr(whole.image, tiled.image) > 50.0);
+}

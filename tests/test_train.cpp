@@ -113,6 +113,7 @@ TEST_CASE("N steps straight equal N/2, resume, N/2", "[train]") {
   const auto half = cosae::train::run_training(first_half, log);
   CHECK(half.interrupted);
   CHECK(half.step == 4);
+  CHECK_FALSE(half.model_path.empty());  // a planned stop also exports
   auto second_half = tiny_options(dir / "data", dir / "b", 8);
   second_half.resume = true;
   const auto resumed = cosae::train::run_training(second_half, log);

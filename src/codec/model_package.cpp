@@ -53,8 +53,8 @@ std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net) {
   return tables;
 }
 
-ModelFile export_codec_model(model::CosAEImpl& net) {
-  ModelFile file = model::export_model(net);
+ModelFile export_codec_model(model::CosAEImpl& net, DType weights) {
+  ModelFile file = model::export_model(net, weights);
   const auto tables = build_cdf_tables(net);
   std::vector<int32_t> offsets, sizes;
   std::size_t width = 0;
@@ -80,8 +80,8 @@ ModelFile export_codec_model(model::CosAEImpl& net) {
   return file;
 }
 
-void save_codec_model(const std::string& path, model::CosAEImpl& net) {
-  write_safetensors(path, export_codec_model(net));
+void save_codec_model(const std::string& path, model::CosAEImpl& net, DType weights) {
+  write_safetensors(path, export_codec_model(net, weights));
 }
 
 int64_t decoder_reach_cells(const model::ModelConfig& c) {
@@ -92,6 +92,9 @@ int64_t decoder_reach_cells(const model::ModelConfig& c) {
   int64_t pixels = 1;  // the last 3x3 convolution
   for (int u = c.upsampling; u > 1; u /= 2) ++pixels;
   pixels += static_cast<int64_t>(c.decoder_blocks) * (2 + (c.attention == "window" ? c.window - 1 : 0));
+  // The ablation's stride-2 transposed convolutions (kernel 4) each reach one pixel of their
+  // input: T + T/2 + ... + 2 harmonic-map pixels, less than 2T.
+  if (!c.harmonic) pixels += 2 * c.tile();
   return (pixels + c.tile() - 1) / c.tile();
 }
 

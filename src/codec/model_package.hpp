@@ -38,8 +38,9 @@ int64_t decoder_reach_cells(const model::ModelConfig& config);
 std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net);
 
 // Model file with weights, config, CDF tables and model id (metadata "model_id").
-ModelFile export_codec_model(model::CosAEImpl& net);
-void save_codec_model(const std::string& path, model::CosAEImpl& net);
+// `weights`: how the network's weights are stored (F32, F16 or BF16; see model/model_io.hpp).
+ModelFile export_codec_model(model::CosAEImpl& net, DType weights = DType::f32);
+void save_codec_model(const std::string& path, model::CosAEImpl& net, DType weights = DType::f32);
 
 // Loads a model file for coding on `device`; throws cosae::Error (model) if it is not one.
 CodecModel load_codec_model(const std::string& path, const torch::Device& device);

@@ -48,8 +48,16 @@ DecoderImpl::DecoderImpl(const ModelConfig& c)
   if (harmonic) {
     frequencies = register_parameter("frequencies", initial_frequencies(freqs, tile));
   } else {
-    ablation = register_module(
-        "ablation", nn::ConvTranspose2d(nn::ConvTranspose2dOptions(2 * freqs, freqs, tile).stride(tile)));
+    // One transposed convolution with a T x T kernel would hold 2K * K * T^2 weights (33M at
+    // the default size), four times the whole model; a stride-2 stack holds ~5M.
+    ablation = nn::Sequential();
+    int64_t in = 2 * freqs;
+    for (int64_t t = tile; t > 1; t /= 2) {
+      if (in != 2 * freqs) ablation->push_back(nn::GELU());
+      ablation->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, freqs, 4).stride(2).padding(1)));
+      in = freqs;
+    }
+    register_module("ablation", ablation);
   }
   const int64_t C = c.decoder_channels;
   project = register_module("project", nn::Conv2d(nn::Conv2dOptions(freqs, C, 1)));
@@ -75,7 +83,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& c)
 }
 
 torch::Tensor DecoderImpl::harmonic_map(const torch::Tensor& latent) {
-  if (!harmonic) return ablation(latent);
+  if (!harmonic) return ablation->forward(latent);
   auto a = latent.narrow(1, 0, freqs), b = latent.narrow(1, freqs, freqs);
   return synthesis::harmonic_synthesis_linear(a, b, frequencies.to(latent.scalar_type()), tile);
 }

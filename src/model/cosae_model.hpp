@@ -30,7 +30,9 @@ struct DecoderImpl : torch::nn::Module {
   int64_t freqs, tile;
   bool harmonic;
   torch::Tensor frequencies;                      // [K, 2]: (u, v) in cycles per tile
-  torch::nn::ConvTranspose2d ablation{nullptr};   // the plain-autoencoder ablation's HCM stand-in
+  // The plain-autoencoder ablation's HCM stand-in: log2(T) learned stride-2 transposed
+  // convolutions (2K -> K channels, then K -> K), GELU between, as in convolutional codecs.
+  torch::nn::Sequential ablation{nullptr};
   torch::nn::Conv2d project{nullptr};
   torch::nn::Sequential body{nullptr}, upsample{nullptr};
 };

@@ -7,20 +7,35 @@
 
 namespace cosae::model {
 
-ModelFile export_model(CosAEImpl& model) {
+namespace {
+
+torch::ScalarType scalar_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return torch::kFloat;
+    case DType::f16: return torch::kHalf;
+    case DType::bf16: return torch::kBFloat16;
+    default: COSAE_FAIL(usage, "model weights can be F32, F16 or BF16, not ", dtype_name(dtype));
+  }
+}
+
+}  // namespace
+
+ModelFile export_model(CosAEImpl& model, DType weights) {
   torch::NoGradGuard no_grad;
+  const auto stored = scalar_type(weights);
   ModelFile file;
   file.metadata["format"] = kModelFormat;
   file.metadata["format_version"] = std::to_string(kModelFormatVersion);
   file.metadata["config"] = to_json(model.config).dump();
   for (const auto& item : model.named_parameters()) {
-    const auto t = item.value().detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const bool narrow = item.key().rfind("entropy.", 0) != 0;  // the prior stays exact
+    const auto t = item.value().detach().to(torch::kCPU, narrow ? stored : torch::kFloat).contiguous();
     TensorRecord record;
     record.name = item.key();
-    record.dtype = DType::f32;
+    record.dtype = narrow ? weights : DType::f32;
     record.shape.assign(t.sizes().begin(), t.sizes().end());
-    record.data.resize(static_cast<std::size_t>(t.numel()) * sizeof(float));
-    if (t.numel() > 0) std::memcpy(record.data.data(), t.data_ptr<float>(), record.data.size());
+    record.data.resize(static_cast<std::size_t>(t.numel()) * t.element_size());
+    if (t.numel() > 0) std::memcpy(record.data.data(), t.data_ptr(), record.data.size());
     file.tensors.push_back(std::move(record));
   }
   return file;
@@ -56,12 +71,16 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
     expected.insert(item.key());
     const TensorRecord* record = file.find(item.key());
     COSAE_CHECK(record, model, source, ": tensor '", item.key(), "' is missing");
-    COSAE_CHECK(record->dtype == DType::f32, model, source, ": tensor '", item.key(), "' is ",
-                dtype_name(record->dtype), ", expected F32");
+    COSAE_CHECK(record->dtype == DType::f32 || record->dtype == DType::f16 || record->dtype == DType::bf16, model,
+                source, ": tensor '", item.key(), "' is ", dtype_name(record->dtype), ", expected F32, F16 or BF16");
     COSAE_CHECK(torch::IntArrayRef(record->shape) == item.value().sizes(), model, source, ": tensor '", item.key(),
                 "' has shape ", torch::IntArrayRef(record->shape), ", expected ", item.value().sizes());
     auto target = item.value();
-    if (target.numel() > 0) std::memcpy(target.data_ptr<float>(), record->data.data(), record->data.size());
+    if (target.numel() > 0) {
+      auto stored = torch::empty(target.sizes(), torch::TensorOptions().dtype(scalar_type(record->dtype)));
+      std::memcpy(stored.data_ptr(), record->data.data(), record->data.size());
+      target.copy_(stored.to(torch::kFloat));
+    }
   }
   for (const auto& record : file.tensors)  // entropy tables are the codec's (codec/model_package)
     COSAE_CHECK(expected.count(record.name) || record.name.rfind("entropy_tables.", 0) == 0, model, source,

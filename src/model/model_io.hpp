@@ -1,5 +1,6 @@
 // A trained CosAE as a model file (safetensors): the config and format version in the
-// metadata, every parameter as a float32 tensor under its module path.
+// metadata, every parameter under its module path: float32, or float16/bfloat16 to halve the
+// file (the entropy model's parameters stay float32). Loading widens them to float32.
 #pragma once
 
 #include <string>
@@ -12,7 +13,8 @@ namespace cosae::model {
 constexpr const char* kModelFormat = "cosae-model";
 constexpr int kModelFormatVersion = 1;
 
-ModelFile export_model(CosAEImpl& model);
+// `weights`: DType::f32, f16 or bf16.
+ModelFile export_model(CosAEImpl& model, DType weights = DType::f32);
 // Throws cosae::Error (model) for a file that is not a cosae model, a newer format, a bad
 // config, or missing/extra/misshapen tensors.
 CosAE import_model(const ModelFile& file, const std::string& source_name = "model file");

@@ -1,5 +1,7 @@
 #include "train/trainer.hpp"
 
+#include <cctype>
+
 #include <sys/stat.h>
 
 #include <atomic>
@@ -126,7 +128,21 @@ nlohmann::json validate(model::CosAEImpl& net, const std::vector<ValidationImage
 
 TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   COSAE_CHECK(o.steps > 0 && o.batch > 0 && o.crop > 0 && o.lr > 0, usage, "train: steps, batch, crop and lr must be positive");
+  const auto export_dtype = [&] {
+    std::string upper = o.export_dtype;
+    for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const auto d = dtype_from_name(upper);
+    COSAE_CHECK(d && (*d == DType::f32 || *d == DType::f16 || *d == DType::bf16), usage,
+                "--export-dtype must be f32, f16 or bf16, not '", o.export_dtype, "'");
+    return *d;
+  }();
   const auto device = resolve_device(o.device);
+  if (device.is_cuda()) {
+    // Fixed crop sizes: let cuDNN pick its fastest convolution algorithms; TF32 matmuls.
+    at::globalContext().setBenchmarkCuDNN(true);
+    at::globalContext().setAllowTF32CuBLAS(true);
+    at::globalContext().setAllowTF32CuDNN(true);
+  }
   make_run_dir(o.out);
   const std::string checkpoint_path = o.out + "/checkpoint.pt";
   const std::string metrics_path = o.out + "/metrics.jsonl";
@@ -250,10 +266,12 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   }
   progress.finish();
   result.step = step;
-  if (!result.interrupted) {
+  // A planned stop (--time-limit, --stop-at) also exports, so every link of a chain of runs
+  // leaves a usable model; a signal only checkpoints.
+  if (!result.interrupted || !stop.requested()) {
     result.model_path = o.out + "/model.safetensors";
     net->to(torch::kCPU);
-    codec::save_codec_model(result.model_path, *net);
+    codec::save_codec_model(result.model_path, *net, export_dtype);
     log << "model written to " << result.model_path << "\n";
   }
   return result;

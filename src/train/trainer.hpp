@@ -31,13 +31,14 @@ struct TrainOptions {
   int64_t log_every = 100;        // metrics.jsonl lines and plain progress lines
   int64_t stop_at_step = -1;      // save and stop once this step is reached (the schedule still spans `steps`)
   double time_limit_s = 0;        // save and stop after this much wall-clock time (0 = none)
+  std::string export_dtype = "f32";  // weights of the exported model: f32, f16 or bf16
 };
 
 struct TrainResult {
   int64_t step = 0;         // steps completed
   double last_loss = 0;     // of the last step run (NaN if none)
   bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
-  std::string model_path;   // exported model file ("" when interrupted)
+  std::string model_path;   // exported model file ("" when stopped by a signal)
 };
 
 // Runs (or resumes) training; progress and warnings go to `log`. Files in `out`:

@@ -2,7 +2,7 @@
 # GPU check in one call: configure against a Python torch's CUDA LibTorch, build with ninja,
 # run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
 # Logs and JSON go to $OUT (default build-cuda/out).
-#   usage: tests/cuda/run.sh [--no-bench]
+#   usage: tests/cuda/run.sh [--no-bench | --build-only]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-cuda}
@@ -10,6 +10,8 @@ OUT=${OUT:-$BUILD/out}
 mkdir -p "$OUT"
 run_bench=1
 [[ "${1:-}" == "--no-bench" ]] && run_bench=0
+build_only=0
+[[ "${1:-}" == "--build-only" ]] && build_only=1
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
@@ -27,6 +29,7 @@ start=$(date +%s)
 ninja -C "$BUILD" -j16 >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 "$BUILD/cosae" info
+[[ $build_only -eq 1 ]] && exit 0
 
 step "tests [cuda]"
 timeout 300 "$BUILD/cosae_tests" "[cuda]" >"$OUT/tests_cuda.log" 2>&1 || status=1
