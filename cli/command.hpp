@@ -26,5 +26,6 @@ std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_info_command();
 std::unique_ptr<Command> make_bench_command();
 std::unique_ptr<Command> make_prepare_command();
+std::unique_ptr<Command> make_convert_command();
 
 }  // namespace cosae::cli

@@ -1,42 +1,134 @@
-// cosae eval --data DIR [-m MODEL...] [-q LIST|all] [--baselines jpeg,webp] [--json FILE] ...
+// cosae eval --data DIR [-m MODEL...] [-q LIST|all] [--baselines jpeg,webp] [--anchors FILE]
+//            [--json FILE] [--csv FILE] [--report FILE.html] [--device ...] [--threads N] [--quiet]
+// Prints the mean curves and the BD table on stdout; progress on stderr.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
+
 #include "command.hpp"
 #include "cosae/error.hpp"
+#include "cosae/image.hpp"
+#include "eval/evaluate.hpp"
 
 namespace cosae::cli {
 namespace {
 
-struct EvalOptions {
-  std::string data;
-  std::vector<std::string> models;
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+std::vector<int> parse_levels(const std::string& text, const char* what) {
+  std::vector<int> levels;
+  for (const auto& item : split_list(text)) {
+    std::size_t used = 0;
+    int v = 0;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    COSAE_CHECK(used == item.size() && used > 0, usage, what, ": '", item, "' is not a number");
+    levels.push_back(v);
+  }
+  COSAE_CHECK(!levels.empty(), usage, what, ": empty list");
+  return levels;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+void print_summary(const eval::EvalResults& r) {
+  char line[256];
+  for (const auto& c : r.curves) {
+    std::printf("%s (%s)\n  %-8s %8s %8s %8s %9s %9s\n", c.codec.c_str(), c.kind.c_str(), "setting", "bpp", "PSNR",
+                "MS-SSIM", "enc s", "dec s");
+    for (const auto& p : c.points) {
+      std::snprintf(line, sizeof line, "  %-8s %8.4f %8.2f %8.4f %9.3f %9.3f", p.setting.c_str(), p.bpp, p.psnr,
+                    p.ms_ssim, p.encode_s, p.decode_s);
+      std::printf("%s\n", line);
+    }
+  }
+  if (!r.bd.empty()) std::printf("BD (PCHIP, mean curves)\n  %-28s %-12s %10s %10s\n", "cosae", "against", "BD-rate", "BD-PSNR");
+  for (const auto& e : r.bd) {
+    if (e.ok)
+      std::printf("  %-28s %-12s %9.2f%% %7.3f dB\n", e.test.c_str(), e.anchor.c_str(), e.bd_rate, e.bd_psnr);
+    else
+      std::printf("  %-28s %-12s n/a: %s\n", e.test.c_str(), e.anchor.c_str(), e.error.c_str());
+  }
+}
+
+struct EvalCliOptions {
   std::string qualities = "all";
   std::string baselines;
-  std::string json;
-  std::string csv;
-  std::string report;
-  std::string device = "auto";
+  std::string jpeg_qualities, webp_qualities;
+  std::string json, csv, report;
   int threads = 0;
+  bool quiet = false;
 };
 
 class EvalCommand : public Command {
  public:
   void configure(CLI::App& app) override {
-    app.add_option("--data", opt_.data, "Folder of images to evaluate")->required();
+    app.add_option("--data", opt_.data, "Folder of images to evaluate (searched recursively)")->required();
     app.add_option("-m,--model", opt_.models, "Model file(s); default: the installed default model");
-    app.add_option("-q,--quality", opt_.qualities, "Comma-separated quality levels, or 'all'")->capture_default_str();
-    app.add_option("--baselines", opt_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
-    app.add_option("--json", opt_.json, "Write results as JSON");
-    app.add_option("--csv", opt_.csv, "Write per-image results as CSV");
-    app.add_option("--report", opt_.report, "Write a self-contained HTML report");
+    app.add_option("-q,--quality", cli_.qualities, "Comma-separated quality levels, or 'all'")->capture_default_str();
+    app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
+    app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
+    app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");
+    app.add_option("--anchors", opt_.anchors, "JSON of published curves: {\"name\": [{\"bpp\":..,\"psnr\":..}]}");
+    app.add_option("--json", cli_.json, "Write every number as JSON (schema in the README)");
+    app.add_option("--csv", cli_.csv, "Write one CSV row per image and setting");
+    app.add_option("--report", cli_.report, "Write a self-contained HTML report");
+    app.add_option("--crops", opt_.crop_images, "Images shown as crops in the report")->capture_default_str();
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    app.add_option("--threads", opt_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", cli_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_flag("--quiet", cli_.quiet, "No progress on stderr");
   }
-  int run() override { COSAE_FAIL(unavailable, "eval: evaluation is not built in this version"); }
+
+  int run() override {
+    if (cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
+    opt_.baselines = split_list(cli_.baselines);
+    if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
+    if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");
+    for (const auto* list : {&opt_.jpeg_qualities, &opt_.webp_qualities})
+      for (int q : *list) COSAE_CHECK(q >= 1 && q <= 100, usage, "baseline quality ", q, " outside 1..100");
+    if (cli_.threads > 0) at::set_num_threads(cli_.threads);
+
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    auto progress = [&](std::size_t done, std::size_t total, const std::string& label) {
+      if (cli_.quiet) return;
+      if (terminal) {
+        const int width = 24, filled = static_cast<int>(width * done / std::max<std::size_t>(total, 1));
+        std::string bar(static_cast<std::size_t>(filled), '#');
+        bar.resize(width, '.');
+        std::fprintf(stderr, "\r[%s] %zu/%zu %-50.50s", bar.c_str(), done, total, label.c_str());
+        if (done == total) std::fprintf(stderr, "\n");
+      } else if (done % 50 == 0 || done == total) {
+        std::fprintf(stderr, "eval: %zu/%zu\n", done, total);
+      }
+    };
+    const auto results = eval::evaluate(opt_, progress);
+    if (!cli_.json.empty()) write_text(cli_.json, eval::results_json(results));
+    if (!cli_.csv.empty()) write_text(cli_.csv, eval::results_csv(results));
+    if (!cli_.report.empty()) write_text(cli_.report, eval::html_report(results));
+    if (cli_.json != "-" && cli_.csv != "-" && cli_.report != "-") print_summary(results);  // stdout is taken
+    return 0;
+  }
 
  private:
-  EvalOptions opt_;
+  eval::EvalOptions opt_;
+  EvalCliOptions cli_;
 };
 
 }  // namespace

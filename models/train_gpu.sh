@@ -7,6 +7,10 @@
 #   models/train_gpu.sh start SECONDS   build (tests/cuda/run.sh --build-only), measure the
 #                                        step rate of both runs together, then train both for
 #                                        about SECONDS, the schedule sized to end in time
+#   models/train_gpu.sh extend STEPS SECONDS
+#                                        once both have ended: resume both to STEPS in total
+#                                        (the cosine schedule restarts over the longer span),
+#                                        in the foreground, stopping after SECONDS at most
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
 #   models/train_gpu.sh finish          wait for both runs to end; pack models and logs
 #
@@ -23,9 +27,10 @@ COSAE="$BUILD/cosae"
 NAMES=(default ablation)
 # Shared by both runs; seed, batch, crop and learning rate are part of the recipe.
 COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads 7 --seed 1
-        --log-every 100 --checkpoint-every 1000)
+        --checkpoint-every 1000)
 
-running() { pgrep -f "$COSAE train" >/dev/null; }
+# Anchored: the shell that started this script may hold the same words in its command line.
+running() { pgrep -f "^$COSAE train" >/dev/null; }
 
 progress() {
   for n in "${NAMES[@]}"; do
@@ -68,11 +73,26 @@ print(min([json.loads(l)['it_s'] for l in open(n) if 'it_s' in l][-1] for n in s
       dtype=f32
       [[ $n == ablation ]] && dtype=f16  # 5M more weights than CosAE's HCM: keep the file small
       setsid nohup "$COSAE" train "${COMMON[@]}" --val samples --config "$n" --out "$RUNS/$n" --steps "$steps" \
-        --val-every $(( steps / 10 )) --time-limit "$left" --export-dtype "$dtype" \
+        --val-every $(( steps / 10 )) --log-every 100 --time-limit "$left" --export-dtype "$dtype" \
         >"$RUNS/$n/train.log" 2>&1 </dev/null &
     done
     sleep 20
     progress
+    ;;
+  extend)
+    total=${2:?steps}
+    seconds=${3:?seconds}
+    for n in "${NAMES[@]}"; do
+      dtype=f32
+      [[ $n == ablation ]] && dtype=f16
+      "$COSAE" train "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
+        --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" --export-dtype "$dtype" \
+        >"$RUNS/$n/train2.log" 2>&1 </dev/null &
+    done
+    wait
+    progress
+    collect
+    for n in "${NAMES[@]}"; do cp "$RUNS/$n/train2.log" "$OUT/$n.train2.log"; done
     ;;
   watch)
     seconds=${2:?seconds}

@@ -55,14 +55,17 @@ TEST_CASE("usage errors exit with code 2", "[cli]") {
   CHECK(run_cli("train --data x").exit_code == 2);  // --out required
 }
 
-TEST_CASE("no model, and subcommands not built yet: one line, documented codes", "[cli]") {
+TEST_CASE("no model, bad options: one line, documented codes", "[cli]") {
   const auto sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/astronaut.png";
   const auto r = run_cli("encode " + sample + " -o /dev/null -m /nonexistent/model.safetensors");
   CHECK(r.exit_code == 4);
   CHECK(count_lines(r.output) == 1);
-  const auto e = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR));
-  CHECK(e.exit_code == 6);
+  const auto e = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " -m /nonexistent/model.safetensors");
+  CHECK(e.exit_code == 4);
   CHECK(count_lines(e.output) == 1);
+  const auto b = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --baselines bmp");
+  CHECK(b.exit_code == 2);
+  CHECK(count_lines(b.output) == 1);
 }
 
 TEST_CASE("info describes images and rejects bad files with one line", "[cli]") {

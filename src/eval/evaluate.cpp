@@ -1,0 +1,341 @@
+#include "eval/evaluate.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "codec/codec.hpp"
+#include "common/device.hpp"
+#include "cosae/error.hpp"
+#include "eval/baselines.hpp"
+#include "eval/metrics.hpp"
+#include "eval/ms_ssim.hpp"
+#include "train/dataset.hpp"
+
+namespace cosae::eval {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// What the metrics see: 8-bit RGB, grey replicated, alpha dropped, 16-bit rounded.
+Image to_rgb8(const Image& in) {
+  Image out{in.width, in.height, 3, 8, {}};
+  out.samples.resize(out.sample_count());
+  const std::size_t pixels = static_cast<std::size_t>(in.width) * in.height;
+  for (std::size_t p = 0; p < pixels; ++p)
+    for (int c = 0; c < 3; ++c) {
+      const uint32_t v = in.samples[p * in.channels + (in.is_grey() ? 0 : c)];
+      out.samples[p * 3 + c] =
+          static_cast<uint16_t>(in.bit_depth == 8 ? v : (v * 255u + 32767u) / 65535u);  // rounded
+    }
+  return out;
+}
+
+Image crop(const Image& in, int x0, int y0, int w, int h) {
+  Image out{w, h, in.channels, in.bit_depth, {}};
+  out.samples.resize(out.sample_count());
+  for (int y = 0; y < h; ++y)
+    std::copy_n(in.samples.begin() + (static_cast<std::ptrdiff_t>(y0 + y) * in.width + x0) * in.channels,
+                static_cast<std::ptrdiff_t>(w) * in.channels,
+                out.samples.begin() + static_cast<std::ptrdiff_t>(y) * w * in.channels);
+  return out;
+}
+
+std::string relative_to(const std::string& path, const std::string& dir) {
+  std::string prefix = dir;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : path;
+}
+
+Sample measure(const std::string& codec, const std::string& setting, const std::string& image,
+               const Image& reference, const Image& decoded, std::size_t bytes, double encode_s, double decode_s) {
+  Sample s;
+  s.codec = codec;
+  s.setting = setting;
+  s.image = image;
+  s.width = reference.width;
+  s.height = reference.height;
+  s.bytes = bytes;
+  s.bpp = 8.0 * static_cast<double>(bytes) / (static_cast<double>(reference.width) * reference.height);
+  s.psnr = psnr(reference, decoded);
+  s.ms_ssim = std::min(reference.width, reference.height) >= kSsimWindow ? ms_ssim(reference, decoded) : 0.0;
+  s.encode_s = encode_s;
+  s.decode_s = decode_s;
+  return s;
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+std::vector<RdPoint> rd_points(const Curve& c) {
+  std::vector<RdPoint> points;
+  for (const auto& p : c.points) points.push_back({p.bpp, p.psnr});
+  return points;
+}
+
+}  // namespace
+
+std::vector<CurvePoint> mean_curve(const std::vector<Sample>& samples) {
+  std::vector<CurvePoint> points;
+  for (const auto& s : samples) {
+    auto it = std::find_if(points.begin(), points.end(), [&](const CurvePoint& p) { return p.setting == s.setting; });
+    if (it == points.end()) {
+      points.push_back({});
+      it = points.end() - 1;
+      it->setting = s.setting;
+    }
+    it->bpp += s.bpp;
+    it->psnr += s.psnr;
+    it->ms_ssim += s.ms_ssim;
+    it->encode_s += s.encode_s;
+    it->decode_s += s.decode_s;
+    ++it->images;
+  }
+  for (auto& p : points) {
+    const double n = p.images;
+    p.bpp /= n;
+    p.psnr /= n;
+    p.ms_ssim /= n;
+    p.encode_s /= n;
+    p.decode_s /= n;
+  }
+  std::sort(points.begin(), points.end(), [](const CurvePoint& a, const CurvePoint& b) { return a.bpp < b.bpp; });
+  return points;
+}
+
+std::vector<Curve> read_anchors(const std::string& path) {
+  const auto bytes = read_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    COSAE_FAIL(bad_input, path, ": not JSON: ", e.what());
+  }
+  COSAE_CHECK(j.is_object() && !j.empty(), bad_input, path, ": expected {\"name\": [{\"bpp\": x, \"psnr\": y}, ...]}");
+  std::vector<Curve> curves;
+  for (const auto& [name, list] : j.items()) {
+    COSAE_CHECK(list.is_array() && !list.empty(), bad_input, path, ": anchor '", name, "' is not a list of points");
+    Curve c{name, "anchor", {}};
+    for (const auto& p : list) {
+      COSAE_CHECK(p.is_object() && p.contains("bpp") && p.contains("psnr") && p["bpp"].is_number() &&
+                      p["psnr"].is_number(),
+                  bad_input, path, ": anchor '", name, "': each point needs numeric \"bpp\" and \"psnr\"");
+      CurvePoint cp;
+      cp.bpp = p["bpp"].get<double>();
+      cp.psnr = p["psnr"].get<double>();
+      cp.ms_ssim = p.contains("ms_ssim") && p["ms_ssim"].is_number() ? p["ms_ssim"].get<double>() : 0.0;
+      COSAE_CHECK(std::isfinite(cp.bpp) && cp.bpp > 0 && std::isfinite(cp.psnr), bad_input, path, ": anchor '",
+                  name, "': bpp must be positive and values finite");
+      cp.setting = fixed(cp.bpp, 3);
+      c.points.push_back(cp);
+    }
+    std::sort(c.points.begin(), c.points.end(), [](const CurvePoint& a, const CurvePoint& b) { return a.bpp < b.bpp; });
+    curves.push_back(std::move(c));
+  }
+  return curves;
+}
+
+EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
+  for (const auto& b : o.baselines) {
+    COSAE_CHECK(b == "jpeg" || b == "webp", usage, "unknown baseline '", b, "' (jpeg, webp)");
+    COSAE_CHECK(baselines_available(), unavailable, "--baselines ", b,
+                ": baselines need OpenCV, and this cosae was built without it");
+  }
+  std::vector<Curve> anchors;
+  if (!o.anchors.empty()) anchors = read_anchors(o.anchors);
+
+  EvalResults r;
+  r.data = o.data;
+  const auto files = train::list_images(o.data);
+  const auto device = resolve_device(o.device);
+  r.device = describe_device(device);
+
+  std::vector<codec::CodecModel> models;
+  for (const auto& path : o.models.empty() ? std::vector<std::string>{codec::find_default_model()} : o.models)
+    models.push_back(codec::load_codec_model(path, device));
+  std::vector<std::vector<int>> levels;  // per model
+  for (auto& m : models) {
+    const int n = m.net->config.quality_levels();
+    std::vector<int> q = o.qualities;
+    if (q.empty())
+      for (int i = 1; i <= n; ++i) q.push_back(i);
+    for (int level : q)
+      COSAE_CHECK(level >= 1 && level <= n, usage, "quality ", level, " outside 1..", n, " of model ", m.id);
+    levels.push_back(q);
+  }
+  for (std::size_t i = 0; i < models.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      COSAE_CHECK(models[i].id != models[j].id, usage, "model ", models[i].id, " given twice");
+
+  std::size_t total = 0;
+  for (const auto& q : levels) total += q.size();
+  for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
+  total *= files.size();
+  std::size_t done = 0;
+  auto tick = [&](const std::string& label) {
+    ++done;
+    if (progress) progress(done, total, label);
+  };
+
+  // Decoded images kept for the report's crops: codec -> setting -> image.
+  std::map<std::string, std::map<std::string, std::map<std::string, Image>>> kept;
+  std::vector<Image> crop_originals;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    const std::string name = relative_to(files[f], o.data);
+    r.images.push_back(name);
+    const Image original = read_image(files[f]);
+    const Image reference = to_rgb8(original);
+    const bool keep = static_cast<int>(f) < o.crop_images;
+    if (keep) crop_originals.push_back(reference);
+    for (std::size_t m = 0; m < models.size(); ++m)
+      for (int level : levels[m]) {
+        auto t0 = std::chrono::steady_clock::now();
+        const auto bytes = codec::encode(original, models[m], {level, AlphaPolicy::discard});
+        const double encode_s = seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        const auto decoded = codec::decode(bytes.data(), bytes.size(), models[m]);
+        const double decode_s = seconds_since(t0);
+        const Image rgb = to_rgb8(decoded.image);
+        const std::string setting = "q" + std::to_string(level);
+        r.samples.push_back(measure(models[m].id, setting, name, reference, rgb, bytes.size(), encode_s, decode_s));
+        if (keep) kept[models[m].id][setting][name] = rgb;
+        tick(name + " " + models[m].id + " " + setting);
+      }
+    for (const auto& b : o.baselines)
+      for (int q : b == "jpeg" ? o.jpeg_qualities : o.webp_qualities) {
+        auto coded = code_with_baseline(b, reference, q);
+        const std::string setting = std::to_string(q);
+        r.samples.push_back(
+            measure(b, setting, name, reference, coded.decoded, coded.bytes.size(), coded.encode_s, coded.decode_s));
+        if (keep) kept[b][setting][name] = std::move(coded.decoded);
+        tick(name + " " + b + " " + setting);
+      }
+  }
+
+  // Curves: cosae models, baselines, anchors.
+  std::vector<std::pair<std::string, std::string>> codecs;  // name, kind
+  for (const auto& m : models) codecs.push_back({m.id, "cosae"});
+  for (const auto& b : o.baselines) codecs.push_back({b, "baseline"});
+  for (const auto& [name, kind] : codecs) {
+    std::vector<Sample> mine;
+    std::copy_if(r.samples.begin(), r.samples.end(), std::back_inserter(mine),
+                 [&](const Sample& s) { return s.codec == name; });
+    r.curves.push_back({name, kind, mean_curve(mine)});
+  }
+  for (auto& a : anchors) r.curves.push_back(std::move(a));
+
+  // BD-rate of each cosae model against every other curve that is not a cosae model.
+  for (const auto& test : r.curves) {
+    if (test.kind != "cosae") continue;
+    for (const auto& anchor : r.curves) {
+      if (anchor.kind == "cosae") continue;
+      BdEntry e;
+      e.test = test.codec;
+      e.anchor = anchor.codec;
+      try {
+        e.bd_rate = bd_rate(rd_points(anchor), rd_points(test));
+        e.bd_psnr = bd_psnr(rd_points(anchor), rd_points(test));
+        e.ok = true;
+      } catch (const Error& err) {
+        e.error = err.what();
+      }
+      r.bd.push_back(e);
+    }
+  }
+
+  // Crops: each kept image at the first model's middle bpp, every codec at its nearest setting.
+  for (std::size_t i = 0; i < crop_originals.size() && !models.empty(); ++i) {
+    const std::string& name = r.images[i];
+    const Image& ref = crop_originals[i];
+    const int side = std::min({o.crop_side, ref.width, ref.height});
+    const int x0 = (ref.width - side) / 2, y0 = (ref.height - side) / 2;
+    std::vector<const Sample*> first;
+    for (const auto& s : r.samples)
+      if (s.image == name && s.codec == models[0].id) first.push_back(&s);
+    if (first.empty()) continue;
+    std::sort(first.begin(), first.end(), [](const Sample* a, const Sample* b) { return a->bpp < b->bpp; });
+    CropSet set;
+    set.image = name;
+    set.target_bpp = first[first.size() / 2]->bpp;
+    set.panels.push_back({"original", encode_png(crop(ref, x0, y0, side, side))});
+    for (const auto& [codec_name, kind] : codecs) {
+      const Sample* best = nullptr;
+      for (const auto& s : r.samples)
+        if (s.image == name && s.codec == codec_name &&
+            (!best || std::abs(s.bpp - set.target_bpp) < std::abs(best->bpp - set.target_bpp)))
+          best = &s;
+      if (!best) continue;
+      const Image& decoded = kept[codec_name][best->setting][name];
+      set.panels.push_back({codec_name + " " + best->setting + ": " + fixed(best->bpp, 3) + " bpp, " +
+                                fixed(best->psnr, 2) + " dB",
+                            encode_png(crop(decoded, x0, y0, side, side))});
+    }
+    r.crops.push_back(std::move(set));
+  }
+  return r;
+}
+
+std::string results_json(const EvalResults& r) {
+  nlohmann::json j;
+  j["format"] = "cosae-eval";
+  j["version"] = 1;
+  j["data"] = r.data;
+  j["device"] = r.device;
+  j["images"] = r.images;
+  auto& samples = j["samples"] = nlohmann::json::array();
+  for (const auto& s : r.samples)
+    samples.push_back({{"codec", s.codec},       {"setting", s.setting}, {"image", s.image},
+                       {"width", s.width},       {"height", s.height},   {"bytes", s.bytes},
+                       {"bpp", s.bpp},           {"psnr", s.psnr},       {"ms_ssim", s.ms_ssim},
+                       {"encode_s", s.encode_s}, {"decode_s", s.decode_s}});
+  auto& curves = j["curves"] = nlohmann::json::array();
+  for (const auto& c : r.curves) {
+    nlohmann::json points = nlohmann::json::array();
+    for (const auto& p : c.points)
+      points.push_back({{"setting", p.setting}, {"bpp", p.bpp}, {"psnr", p.psnr}, {"ms_ssim", p.ms_ssim},
+                        {"encode_s", p.encode_s}, {"decode_s", p.decode_s}, {"images", p.images}});
+    curves.push_back({{"codec", c.codec}, {"kind", c.kind}, {"points", points}});
+  }
+  auto& bd = j["bd"] = nlohmann::json::array();
+  for (const auto& e : r.bd) {
+    nlohmann::json row{{"test", e.test}, {"anchor", e.anchor}};
+    if (e.ok) {
+      row["bd_rate"] = e.bd_rate;
+      row["bd_psnr"] = e.bd_psnr;
+    } else {
+      row["error"] = e.error;
+    }
+    bd.push_back(row);
+  }
+  return j.dump(2) + "\n";
+}
+
+std::string results_csv(const EvalResults& r) {
+  auto quoted = [](const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  std::ostringstream out;
+  out << "codec,setting,image,width,height,bytes,bpp,psnr,ms_ssim,encode_s,decode_s\n";
+  out << std::setprecision(10);
+  for (const auto& s : r.samples)
+    out << quoted(s.codec) << ',' << quoted(s.setting) << ',' << quoted(s.image) << ',' << s.width << ','
+        << s.height << ',' << s.bytes << ',' << s.bpp << ',' << s.psnr << ',' << s.ms_ssim << ',' << s.encode_s
+        << ',' << s.decode_s << '\n';
+  return out.str();
+}
+
+}  // namespace cosae::eval

@@ -1,0 +1,105 @@
+// `cosae eval`: rate-distortion evaluation of cosae models and baseline codecs over a folder
+// of images. Every number comes from real bitstreams: bpp = all bytes of the file (header
+// included) x 8 / pixels; PSNR and MS-SSIM on 8-bit RGB after rounding (grey replicated,
+// alpha dropped, 16-bit rounded to 8).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cosae/image.hpp"
+#include "eval/bd_rate.hpp"
+
+namespace cosae::eval {
+
+struct EvalOptions {
+  std::string data;                      // folder of images (recursive)
+  std::vector<std::string> models;       // model files ("" entries not allowed; empty = default model)
+  std::vector<int> qualities;            // cosae quality levels (1-based); empty = all of each model
+  std::vector<std::string> baselines;    // "jpeg", "webp" (need OpenCV)
+  std::vector<int> jpeg_qualities = {5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95};
+  std::vector<int> webp_qualities = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95};
+  std::string anchors;                   // JSON file: {"name": [{"bpp": x, "psnr": y}, ...], ...}
+  std::string device = "auto";
+  int crop_images = 3;                   // images shown as side-by-side crops in the report
+  int crop_side = 192;                   // crop side in pixels
+};
+
+// One image coded at one setting by one codec.
+struct Sample {
+  std::string codec;     // "cosae-d64-<hash>" (a model id), "jpeg", "webp"
+  std::string setting;   // "q3" for cosae, "75" for a baseline's quality
+  std::string image;     // path relative to the data folder
+  int width = 0, height = 0;
+  std::size_t bytes = 0;
+  double bpp = 0, psnr = 0, ms_ssim = 0;
+  double encode_s = 0, decode_s = 0;
+};
+
+// Means over the images at one setting of one codec.
+struct CurvePoint {
+  std::string setting;
+  double bpp = 0, psnr = 0, ms_ssim = 0;
+  double encode_s = 0, decode_s = 0;
+  int images = 0;
+};
+
+struct Curve {
+  std::string codec;
+  std::string kind;                 // "cosae", "baseline" or "anchor"
+  std::vector<CurvePoint> points;   // sorted by bpp
+};
+
+// BD-rate / BD-PSNR of a cosae model (test) against a baseline or anchor, on the mean curves.
+struct BdEntry {
+  std::string test, anchor;
+  bool ok = false;
+  double bd_rate = 0;   // percent; negative = cosae needs fewer bits
+  double bd_psnr = 0;   // dB; positive = cosae is better at equal rate
+  std::string error;    // why it could not be computed (no overlap, too few points, ...)
+};
+
+// A crop of one image as coded by each codec at the setting nearest a target bpp.
+struct CropPanel {
+  std::string label;              // "original", or codec and setting with bpp and PSNR
+  std::vector<uint8_t> png;       // the crop, PNG-encoded
+};
+struct CropSet {
+  std::string image;
+  double target_bpp = 0;
+  std::vector<CropPanel> panels;  // original first
+};
+
+struct EvalResults {
+  std::string data;
+  std::string device;                  // where cosae ran
+  std::vector<std::string> images;     // evaluated images, relative paths
+  std::vector<Sample> samples;
+  std::vector<Curve> curves;           // cosae models, then baselines, then anchors
+  std::vector<BdEntry> bd;
+  std::vector<CropSet> crops;
+};
+
+// Called after each coded sample: done, total, a short label.
+using EvalProgress = std::function<void(std::size_t done, std::size_t total, const std::string& label)>;
+
+// Runs the evaluation. Throws cosae::Error: usage (bad options), unavailable (baselines
+// without OpenCV), io/bad_input (no images, unreadable anchors), model.
+EvalResults evaluate(const EvalOptions& options, const EvalProgress& progress = {});
+
+// Means per setting, sorted by bpp.
+std::vector<CurvePoint> mean_curve(const std::vector<Sample>& samples);
+
+// The JSON document `--json` writes, and the CSV `--csv` writes (one row per sample).
+std::string results_json(const EvalResults& results);
+std::string results_csv(const EvalResults& results);
+// The self-contained HTML report (inline SVG plots, BD table, per-image table, crops).
+std::string html_report(const EvalResults& results);
+
+// Anchors file: {"name": [{"bpp": x, "psnr": y, "ms_ssim": z (optional)}, ...], ...}.
+std::vector<Curve> read_anchors(const std::string& path);
+
+}  // namespace cosae::eval

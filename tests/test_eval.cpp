@@ -1,0 +1,195 @@
+// `cosae eval` on tiny images with a tiny (untrained) model on the CPU: what it measures is
+// what the bitstreams and decoded images give, curves are the means, the files parse.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "catch_compat.hpp"
+#include "codec/codec.hpp"
+#include "cosae/error.hpp"
+#include "eval/baselines.hpp"
+#include "eval/evaluate.hpp"
+#include "eval/metrics.hpp"
+#include "image_test_util.hpp"
+#include "temp_dir.hpp"
+
+using namespace cosae;
+
+namespace {
+
+Image smooth(int width, int height, int channels, double phase) {
+  Image image{width, height, channels, 8, {}};
+  image.samples.resize(image.sample_count());
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c)
+        image.samples[(static_cast<std::size_t>(y) * width + x) * channels + c] =
+            static_cast<uint16_t>(127.5 + 100 * std::sin(0.11 * x + 0.05 * y + phase + c));
+  return image;
+}
+
+struct Fixture {
+  cosae_test::TemporaryDirectory dir;
+  std::string data, model;
+  Fixture() {
+    data = dir / "data";
+    cosae_test::make_dirs(data + "/sub");
+    write_png(data + "/b.png", smooth(48, 40, 3, 0.0));
+    write_png(data + "/sub/a grey.png", smooth(33, 20, 1, 1.0));  // grey, odd size, a space
+    torch::manual_seed(4);
+    model::CosAE net(model::load_config("tiny"));
+    model = dir / "tiny.safetensors";
+    codec::save_codec_model(model, *net);
+  }
+  eval::EvalOptions options() const {
+    eval::EvalOptions o;
+    o.data = data;
+    o.models = {model};
+    o.qualities = {1, 3, 5, 6};
+    o.device = "cpu";
+    return o;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("eval measures real bitstreams and decoded images", "[eval]") {
+  Fixture f;
+  std::size_t calls = 0;
+  const auto r = eval::evaluate(f.options(), [&](std::size_t done, std::size_t total, const std::string&) {
+    ++calls;
+    CHECK(done == calls);
+    CHECK(total == 8);
+  });
+  CHECK(calls == 8);
+  REQUIRE(r.images == std::vector<std::string>{"b.png", "sub/a grey.png"});
+  REQUIRE(r.samples.size() == 8);  // 2 images x 4 levels
+
+  // Recompute one sample by hand: encode, decode, bytes and PSNR on 8-bit RGB.
+  auto m = codec::load_codec_model(f.model, torch::kCPU);
+  const Image grey = read_png(f.data + "/sub/a grey.png");
+  const auto bytes = codec::encode(grey, m, {5});
+  const auto decoded = codec::decode(bytes.data(), bytes.size(), m);
+  const auto it = std::find_if(r.samples.begin(), r.samples.end(), [](const eval::Sample& s) {
+    return s.image == "sub/a grey.png" && s.setting == "q5";
+  });
+  REQUIRE(it != r.samples.end());
+  CHECK(it->codec == m.id);
+  CHECK(it->bytes == bytes.size());
+  CHECK(it->bpp == Approx(8.0 * bytes.size() / (33 * 20)));
+  CHECK(it->psnr == Approx(eval::psnr(grey, decoded.image)).epsilon(1e-9));  // grey replicated either way
+  CHECK(it->ms_ssim > 0);
+  CHECK(it->ms_ssim <= 1);
+
+  // One cosae curve, the means of its samples, sorted by bpp.
+  REQUIRE(r.curves.size() == 1);
+  CHECK(r.curves[0].kind == "cosae");
+  REQUIRE(r.curves[0].points.size() == 4);
+  for (const auto& p : r.curves[0].points) {
+    double bpp = 0;
+    for (const auto& s : r.samples)
+      if (s.setting == p.setting) bpp += s.bpp / 2;
+    CHECK(p.bpp == Approx(bpp));
+    CHECK(p.images == 2);
+  }
+  for (std::size_t i = 1; i < 4; ++i) CHECK(r.curves[0].points[i - 1].bpp <= r.curves[0].points[i].bpp);
+  CHECK(r.bd.empty());  // nothing to compare against
+
+  // The crops: the original and one panel per codec, all decodable PNGs of the same size.
+  REQUIRE(r.crops.size() == 2);
+  REQUIRE(r.crops[0].panels.size() == 2);
+  const Image original = decode_png(r.crops[0].panels[0].png.data(), r.crops[0].panels[0].png.size());
+  const Image coded = decode_png(r.crops[0].panels[1].png.data(), r.crops[0].panels[1].png.size());
+  CHECK(original.width == 40);  // min(crop side, width, height)
+  CHECK(coded.width == original.width);
+}
+
+TEST_CASE("eval JSON and CSV hold every sample", "[eval]") {
+  Fixture f;
+  auto o = f.options();
+  o.qualities = {2, 4};
+  const auto r = eval::evaluate(o);
+  const auto j = nlohmann::json::parse(eval::results_json(r));
+  CHECK(j["format"] == "cosae-eval");
+  CHECK(j["samples"].size() == 4);
+  CHECK(j["curves"][0]["points"].size() == 2);
+  CHECK(j["samples"][0]["bytes"].get<std::size_t>() == r.samples[0].bytes);
+  const auto csv = eval::results_csv(r);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);  // header + 4 rows
+  CHECK(csv.rfind("codec,setting,image,", 0) == 0);
+}
+
+TEST_CASE("eval refuses bad options with the right error kinds", "[eval]") {
+  Fixture f;
+  auto kind_of = [](auto&& body) { return cosae_test::expect_error(body).kind(); };
+  auto o = f.options();
+  o.qualities = {7};  // the tiny model has 6 levels
+  CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
+  o = f.options();
+  o.baselines = {"bmp"};
+  CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
+  o = f.options();
+  o.models = {f.model, f.model};
+  CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
+  o = f.options();
+  o.data = f.dir / "nothing-here";
+  CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
+  if (!eval::baselines_available()) {
+    o = f.options();
+    o.baselines = {"jpeg"};
+    CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::unavailable);
+  }
+}
+
+TEST_CASE("anchors join the curves and the BD table", "[eval]") {
+  Fixture f;
+  const std::string path = f.dir / "anchors.json";
+  std::ofstream(path) << R"({"paper": [{"bpp": 0.1, "psnr": 20}, {"bpp": 0.2, "psnr": 22},
+                          {"bpp": 0.4, "psnr": 24}, {"bpp": 0.8, "psnr": 26}, {"bpp": 1.6, "psnr": 28}]})";
+  auto o = f.options();
+  o.anchors = path;
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.curves.size() == 2);
+  CHECK(r.curves[1].kind == "anchor");
+  CHECK(r.curves[1].codec == "paper");
+  REQUIRE(r.bd.size() == 1);
+  CHECK(r.bd[0].anchor == "paper");
+  CHECK((r.bd[0].ok || !r.bd[0].error.empty()));  // an untrained model may not overlap the anchor
+
+  const std::string bad = f.dir / "bad.json";
+  std::ofstream(bad) << R"({"paper": [{"bpp": -1, "psnr": 20}]})";
+  CHECK(cosae_test::expect_error([&] { eval::read_anchors(bad); }).kind() == ErrorKind::bad_input);
+  std::ofstream(bad) << "not json";
+  CHECK(cosae_test::expect_error([&] { eval::read_anchors(bad); }).kind() == ErrorKind::bad_input);
+}
+
+TEST_CASE("baselines are coded for real", "[eval]") {
+  if (!eval::baselines_available()) COSAE_SKIP("built without OpenCV");
+  Fixture f;
+  auto o = f.options();
+  o.qualities = {1, 2, 3, 4};
+  o.baselines = {"jpeg", "webp"};
+  o.jpeg_qualities = {10, 50, 90};
+  o.webp_qualities = {10, 90};
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.curves.size() == 3);
+  CHECK(r.curves[1].codec == "jpeg");
+  CHECK(r.curves[1].points.size() == 3);
+  CHECK(r.curves[2].points.size() == 2);
+  // Higher JPEG quality: more bytes and a better PSNR.
+  CHECK(r.curves[1].points.front().setting == "10");
+  CHECK(r.curves[1].points.back().setting == "90");
+  CHECK(r.curves[1].points.back().psnr > r.curves[1].points.front().psnr);
+  // The JPEG of an image decodes to the PSNR the sample reports.
+  const Image image = read_png(f.data + "/b.png");
+  const auto coded = eval::code_with_baseline("jpeg", image, 50);
+  const auto s = std::find_if(r.samples.begin(), r.samples.end(), [](const eval::Sample& x) {
+    return x.codec == "jpeg" && x.setting == "50" && x.image == "b.png";
+  });
+  REQUIRE(s != r.samples.end());
+  CHECK(s->bytes == coded.bytes.size());
+  CHECK(s->psnr == Approx(eval::psnr(image, coded.decoded)));
+  CHECK(r.bd.size() == 2);  // the model against each baseline
+}
