@@ -193,3 +193,18 @@ TEST_CASE("baselines are coded for real", "[eval]") {
   CHECK(s->psnr == Approx(eval::psnr(image, coded.decoded)));
   CHECK(r.bd.size() == 2);  // the model against each baseline
 }
+
+TEST_CASE("a second model is compared with the first", "[eval]") {
+  Fixture f;
+  torch::manual_seed(11);
+  model::CosAE other(model::load_config("tiny"));
+  const std::string second = f.dir / "other.safetensors";
+  codec::save_codec_model(second, *other);
+  auto o = f.options();
+  o.models = {f.model, second};
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.curves.size() == 2);
+  REQUIRE(r.bd.size() == 1);
+  CHECK(r.bd[0].test == r.curves[1].codec);
+  CHECK(r.bd[0].anchor == r.curves[0].codec);
+}

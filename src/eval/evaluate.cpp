@@ -235,11 +235,14 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   }
   for (auto& a : anchors) r.curves.push_back(std::move(a));
 
-  // BD-rate of each cosae model against every other curve that is not a cosae model.
-  for (const auto& test : r.curves) {
+  // BD-rate of each cosae model against every baseline and anchor, and of each later model
+  // against the first (e.g. an ablation against the model it ablates).
+  for (std::size_t t = 0; t < r.curves.size(); ++t) {
+    const Curve& test = r.curves[t];
     if (test.kind != "cosae") continue;
-    for (const auto& anchor : r.curves) {
-      if (anchor.kind == "cosae") continue;
+    for (std::size_t a = 0; a < r.curves.size(); ++a) {
+      const Curve& anchor = r.curves[a];
+      if (anchor.kind == "cosae" && !(a == 0 && t > 0)) continue;
       BdEntry e;
       e.test = test.codec;
       e.anchor = anchor.codec;

@@ -53,7 +53,8 @@ struct Curve {
   std::vector<CurvePoint> points;   // sorted by bpp
 };
 
-// BD-rate / BD-PSNR of a cosae model (test) against a baseline or anchor, on the mean curves.
+// BD-rate / BD-PSNR of a cosae model (test) against a baseline, an anchor, or the first model
+// evaluated (for the others), on the mean curves.
 struct BdEntry {
   std::string test, anchor;
   bool ok = false;
