@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -138,4 +139,33 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   // A config typo, and a file that is not a model.
   CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);
   CHECK(run_cli("info " + std::string(COSAE_TEST_SAMPLES_DIR) + "/README.md.safetensors").exit_code == 4);
+}
+
+TEST_CASE("samples/eval_folder.sh writes the report, JSON and CSV", "[cli][eval]") {
+  const cosae_test::TemporaryDirectory dir;
+  cosae_test::make_dirs(dir / "images");
+  const std::string sample = std::string(COSAE_TEST_SAMPLES_DIR) + "/chelsea.png";
+  REQUIRE(std::system(("cp " + sample + " " + (dir / "images")).c_str()) == 0);
+  const std::string command = "COSAE=" + std::string(COSAE_TEST_CLI) + " bash " + COSAE_TEST_SAMPLES_DIR +
+                              "/eval_folder.sh " + (dir / "images") + " " + (dir / "out") +
+                              " -q 1,6 --jpeg-qualities 10,50,90 --webp-qualities 10,90 --quiet 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  INFO(output);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  for (const char* file : {"results.json", "results.csv", "report.html", "summary.txt"}) {
+    std::ifstream in(dir / "out" + "/" + file);
+    CHECK(in.good());
+  }
+  std::ifstream csv(dir / "out" + "/results.csv");
+  int rows = 0;
+  for (std::string line; std::getline(csv, line);) ++rows;
+  // Header, 2 cosae levels, and the baselines when built with OpenCV (3 JPEG + 2 WebP).
+  CHECK((rows == 3 || rows == 8));
 }
