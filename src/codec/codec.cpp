@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
@@ -29,7 +30,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const int64_t h = cells(H, D), w = cells(W, D);
   x = torch::nn::functional::pad(
       x, torch::nn::functional::PadFuncOptions({0, w * D - W, 0, h * D - H}).mode(torch::kReplicate));
-  auto symbols = m.net->quantize(m.net->analysis(x, o.quality - 1))
+  auto symbols = m.net->quantize(analyze_tiled(*m.net, x, o.quality - 1, m.encode_tile_cells, m.encode_margin_cells))
                      .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
                      .to(torch::kCPU, torch::kInt)
                      .contiguous();
@@ -55,24 +56,47 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   return write_bitstream(header, {std::move(stream)});
 }
 
-torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& y, int64_t level, int64_t tile,
-                               int64_t margin) {
-  const int64_t h = y.size(2), w = y.size(3), D = net.config.downsampling;
-  COSAE_CHECK(tile >= 1 && margin >= 0, usage, "decoder tiling: tile must be >= 1 cell, margin >= 0");
-  if (h <= tile + 2 * margin && w <= tile + 2 * margin) return net.synthesis(y, level);
+namespace {
+
+// The h x w cell grid in tiles of `tile` cells: `f` runs on each tile with `margin` cells of
+// context around it (cells [a0, a1) x [b0, b1)) and returns [B, C, rows * scale, cols * scale];
+// each tile's own part is cut out and stitched. One call on the whole grid when it fits.
+torch::Tensor over_tiles(int64_t h, int64_t w, int64_t tile, int64_t margin, int64_t scale,
+                         const std::function<torch::Tensor(int64_t, int64_t, int64_t, int64_t)>& f) {
+  COSAE_CHECK(tile >= 1 && margin >= 0, usage, "tiling: tile must be >= 1 cell, margin >= 0");
+  if (h <= tile + 2 * margin && w <= tile + 2 * margin) return f(0, h, 0, w);
   torch::Tensor out;
   for (int64_t i0 = 0; i0 < h; i0 += tile)
     for (int64_t j0 = 0; j0 < w; j0 += tile) {
       const int64_t i1 = std::min(h, i0 + tile), j1 = std::min(w, j0 + tile);
       const int64_t a0 = std::max<int64_t>(0, i0 - margin), a1 = std::min(h, i1 + margin);
       const int64_t b0 = std::max<int64_t>(0, j0 - margin), b1 = std::min(w, j1 + margin);
-      auto piece = net.synthesis(y.slice(2, a0, a1).slice(3, b0, b1), level);
-      if (!out.defined()) out = torch::empty({y.size(0), piece.size(1), h * D, w * D}, piece.options());
-      out.slice(2, i0 * D, i1 * D)
-          .slice(3, j0 * D, j1 * D)
-          .copy_(piece.slice(2, (i0 - a0) * D, (i1 - a0) * D).slice(3, (j0 - b0) * D, (j1 - b0) * D));
+      auto piece = f(a0, a1, b0, b1);
+      if (!out.defined()) out = torch::empty({piece.size(0), piece.size(1), h * scale, w * scale}, piece.options());
+      out.slice(2, i0 * scale, i1 * scale)
+          .slice(3, j0 * scale, j1 * scale)
+          .copy_(piece.slice(2, (i0 - a0) * scale, (i1 - a0) * scale).slice(3, (j0 - b0) * scale, (j1 - b0) * scale));
     }
   return out;
+}
+
+}  // namespace
+
+torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& y, int64_t level, int64_t tile,
+                               int64_t margin) {
+  return over_tiles(y.size(2), y.size(3), tile, margin, net.config.downsampling,
+                    [&](int64_t a0, int64_t a1, int64_t b0, int64_t b1) {
+                      return net.synthesis(y.slice(2, a0, a1).slice(3, b0, b1), level);
+                    });
+}
+
+torch::Tensor analyze_tiled(model::CosAEImpl& net, const torch::Tensor& x, int64_t level, int64_t tile,
+                            int64_t margin) {
+  const int64_t D = net.config.downsampling;
+  COSAE_CHECK(x.size(2) % D == 0 && x.size(3) % D == 0, usage, "analyze_tiled: pad the image to a multiple of D");
+  return over_tiles(x.size(2) / D, x.size(3) / D, tile, margin, 1, [&](int64_t a0, int64_t a1, int64_t b0, int64_t b1) {
+    return net.analysis(x.slice(2, a0 * D, a1 * D).slice(3, b0 * D, b1 * D), level);
+  });
 }
 
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return parse_bitstream(data, size).header; }

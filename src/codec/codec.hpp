@@ -40,6 +40,12 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTi
 torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& scaled_latent, int64_t level,
                                int64_t tile_cells, int64_t margin_cells);
 
+// The encoder likewise over tiles of the padded image x [B, 3, hD, wD] (whose sides must be
+// multiples of D), returning the latent [B, 2K, h, w]; with a margin of at least
+// encoder_reach_cells(config) it equals the untiled encoder up to float rounding.
+torch::Tensor analyze_tiled(model::CosAEImpl& net, const torch::Tensor& x, int64_t level, int64_t tile_cells,
+                            int64_t margin_cells);
+
 // Reads just the header (for `cosae info`).
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size);
 

@@ -98,6 +98,12 @@ int64_t decoder_reach_cells(const model::ModelConfig& c) {
   return (pixels + c.tile() - 1) / c.tile();
 }
 
+int64_t encoder_reach_cells(const model::ModelConfig& c) {
+  int64_t pixels = 0;  // in input pixels
+  for (int s = 1; s <= c.stages(); ++s) pixels += (int64_t(1) << (s - 1)) + 2 * (int64_t(1) << s);
+  return (pixels + c.downsampling - 1) / c.downsampling;
+}
+
 CodecModel load_codec_model(const std::string& path, const torch::Device& device) {
   const auto bytes = read_file(path);
   const ModelFile file = parse_safetensors(bytes.data(), bytes.size());
@@ -113,6 +119,7 @@ CodecModel load_codec_model(const std::string& path, const torch::Device& device
     m.decode_tile_cells = int64_t(1) << 40;  // no exact tiling: decode whole images
   else
     m.decode_margin_cells = reach;
+  m.encode_margin_cells = encoder_reach_cells(m.net->config);
   auto id = file.metadata.find("model_id");
   COSAE_CHECK(id != file.metadata.end(), model, path, ": no model_id (exported without entropy tables?)");
   m.id = id->second;

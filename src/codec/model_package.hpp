@@ -25,7 +25,15 @@ struct CodecModel {
   // the decoder's reach as context around it (set by load_codec_model from the config).
   int64_t decode_tile_cells = 16;
   int64_t decode_margin_cells = 4;
+  // Encoder tiling likewise: 32 cells of latent per tile (2048 px at D = 64) with the
+  // encoder's reach as context (set by load_codec_model).
+  int64_t encode_tile_cells = 32;
+  int64_t encode_margin_cells = 5;
 };
+
+// How far the encoder reaches, in latent cells (rounded up): each stage's stride-2 3x3
+// convolution reaches 1 pixel of its input, its residual block 2 of its output.
+int64_t encoder_reach_cells(const model::ModelConfig& config);
 
 // How far the decoder reaches, in latent cells (rounded up), so that tiles with this much
 // context decode exactly as the whole image: in harmonic-map pixels, each residual block
