@@ -12,6 +12,7 @@
 #include "cosae/image.hpp"
 #include "cosae/model_file.hpp"
 #include "model/model_io.hpp"
+#include "train/distributed.hpp"
 
 namespace cosae::cli {
 namespace {
@@ -35,6 +36,7 @@ nlohmann::json build_info() {
 #else
   j["opencv"] = false;
 #endif
+  j["distributed"] = train::distributed_backends();
   j["cpu_threads"] = at::get_num_threads();
   j["cuda_devices"] = nlohmann::json::array();
   if (cuda_available())
@@ -75,6 +77,7 @@ class InfoCommand : public Command {
                 << "  LibTorch " << j["libtorch"].get<std::string>() << (j["cuda_build"] ? " with CUDA" : " (CPU only)")
                 << "\n"
                 << "  OpenCV " << (j["opencv"] ? "yes (JPEG, WebP, TIFF, BMP, PPM)" : "no (PNG only)") << "\n"
+                << "  distributed training " << j["distributed"].get<std::string>() << "\n"
                 << "  CPU threads " << j["cpu_threads"].get<int>() << "\n";
       for (const auto& d : j["cuda_devices"]) std::cout << "  GPU " << d.get<std::string>() << "\n";
       return 0;

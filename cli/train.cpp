@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "cosae/error.hpp"
 #include "model/config.hpp"
+#include "train/distributed.hpp"
 #include "train/trainer.hpp"
 
 namespace cosae::cli {
@@ -49,11 +50,20 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--dist-timeout", o.distributed_timeout_s,
+                   "With several ranks (torchrun): seconds before a silent rank ends the run")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.footer(
+        "Several GPUs: torchrun --nproc-per-node N --no-python cosae train ... (each rank reads RANK,\n"
+        "LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; --batch is per rank; rank 0 writes).");
   }
 
   int run() override {
+    const auto env = train::distributed_env_from_environment();
     const auto result = train::run_training(opt_, std::cerr);
-    if (result.interrupted) std::cerr << "stopped at step " << result.step << "\n";
+    if (result.interrupted && env.rank == 0) std::cerr << "stopped at step " << result.step << "\n";
+    if (env.active()) std::cerr << "rank " << env.rank << ": weights sha256 " << result.weights_sha256 << "\n";
     return 0;
   }
 

@@ -10,9 +10,12 @@
 #include <csignal>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "bitstream/sha256.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
@@ -21,6 +24,7 @@
 #include "model/model_io.hpp"
 #include "train/checkpoint.hpp"
 #include "train/dataset.hpp"
+#include "train/distributed.hpp"
 #include "train/progress.hpp"
 
 namespace cosae::train {
@@ -75,6 +79,16 @@ double learning_rate(const TrainOptions& o, int64_t step) {
   const double ramp = warmup > 0 ? std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(warmup)) : 1.0;
   const double progress = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(o.steps, 1));
   return o.lr * ramp * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+// SHA-256 over every parameter's float32 bytes, in order: equal on every rank after a step.
+std::string weights_digest(model::CosAEImpl& net) {
+  Sha256 hash;
+  for (const auto& p : net.parameters()) {
+    const auto t = p.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    hash.update(reinterpret_cast<const uint8_t*>(t.data_ptr<float>()), static_cast<std::size_t>(t.numel()) * 4);
+  }
+  return to_hex(hash.finish());
 }
 
 double psnr_from_mse(double mse) { return mse > 0 ? 10.0 * std::log10(1.0 / mse) : 99.0; }
@@ -136,14 +150,25 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
                 "--export-dtype must be f32, f16 or bf16, not '", o.export_dtype, "'");
     return *d;
   }();
-  const auto device = resolve_device(o.device);
+  // Data parallel when launched by torchrun (WORLD_SIZE > 1): each rank on its own GPU
+  // (LOCAL_RANK), only rank 0 writes anything.
+  const DistributedEnv env = distributed_env_from_environment();
+  torch::Device device = resolve_device(o.device);
+  if (env.active() && device.is_cuda()) device = resolve_device("cuda:" + std::to_string(env.local_rank));
+  std::unique_ptr<DataParallel> group;
+  if (env.active())
+    group = std::make_unique<DataParallel>(env, device, std::chrono::milliseconds(
+                                                            static_cast<int64_t>(o.distributed_timeout_s * 1000)));
+  const bool writer = env.rank == 0;
+  std::ostringstream quiet_log;
+  std::ostream& out = writer ? log : quiet_log;
   if (device.is_cuda()) {
     // Fixed crop sizes: let cuDNN pick its fastest convolution algorithms; TF32 matmuls.
     at::globalContext().setBenchmarkCuDNN(true);
     at::globalContext().setAllowTF32CuBLAS(true);
     at::globalContext().setAllowTF32CuDNN(true);
   }
-  make_run_dir(o.out);
+  if (writer) make_run_dir(o.out);
   const std::string checkpoint_path = o.out + "/checkpoint.pt";
   const std::string metrics_path = o.out + "/metrics.jsonl";
 
@@ -174,7 +199,16 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   int64_t step = 0;
   if (o.resume) step = load_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer).step;
   const std::string config_text = model::to_json(config).dump(2) + "\n";
-  write_file_atomic(o.out + "/config.json", reinterpret_cast<const uint8_t*>(config_text.data()), config_text.size());
+  if (writer)
+    write_file_atomic(o.out + "/config.json", reinterpret_cast<const uint8_t*>(config_text.data()),
+                      config_text.size());
+  if (group) {  // every rank starts from rank 0's weights (and its step, checked below)
+    group->broadcast_from_root(main_params);
+    group->broadcast_from_root(aux_params);
+    const auto steps = group->sum(torch::tensor({static_cast<double>(step)}, torch::kDouble).to(device));
+    COSAE_CHECK(steps.item<double>() == static_cast<double>(step) * env.world_size, usage,
+                "ranks resumed from different steps: give them the same --out on one shared folder");
+  }
 
   LoaderOptions lo;
   lo.batch = o.batch;
@@ -182,27 +216,41 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   lo.threads = o.threads;
   lo.seed = seed;
   lo.max_downscale = o.max_downscale;
+  lo.rank = env.rank;  // ranks draw disjoint samples of one stream
+  lo.world_size = env.world_size;
   BatchLoader loader(list_images(o.data), lo);
-  Progress progress(log, step, o.steps, o.log_every);
-  const auto validation = load_validation(o.val, progress);
-  std::ofstream metrics(metrics_path, std::ios::app);
-  COSAE_CHECK(metrics.good(), io, metrics_path, ": cannot write");
+  Progress progress(out, step, o.steps, o.log_every);
+  const auto validation = writer ? load_validation(o.val, progress) : std::vector<ValidationImage>{};
+  std::ofstream metrics;
+  if (writer) {
+    metrics.open(metrics_path, std::ios::app);
+    COSAE_CHECK(metrics.good(), io, metrics_path, ": cannot write");
+  }
 
-  log << "cosae train: " << config.name << " (" << model::parameter_count(*net) << " parameters) on "
-      << describe_device(device) << ", steps " << step << " -> " << o.steps << "\n";
+  out << "cosae train: " << config.name << " (" << model::parameter_count(*net) << " parameters) on "
+      << describe_device(device) << (env.active() ? " x " + std::to_string(env.world_size) + " ranks" : "")
+      << ", steps " << step << " -> " << o.steps << "\n";
   const auto lambdas = torch::tensor(config.lambdas, torch::kDouble).to(device, torch::kFloat);
   StopSignals stop;
   TrainResult result;
   result.last_loss = std::numeric_limits<double>::quiet_NaN();
-  auto save = [&] { save_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer, {step, seed, model::to_json(config).dump()}); };
+  auto save = [&] {
+    if (writer) save_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer, {step, seed, model::to_json(config).dump()});
+  };
 
   const auto started = std::chrono::steady_clock::now();
   auto out_of_time = [&] {
     return o.time_limit_s > 0 &&
            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() >= o.time_limit_s;
   };
+  // Ranks stop together: a signal or the clock on any rank stops all of them.
+  auto stop_now = [&] {
+    bool local = stop.requested() || out_of_time() || (o.stop_at_step >= 0 && step >= o.stop_at_step);
+    if (group) local = group->sum(torch::tensor({local ? 1.0 : 0.0}).to(device)).item<double>() > 0;
+    return local;
+  };
   while (step < o.steps) {
-    if (stop.requested() || out_of_time() || (o.stop_at_step >= 0 && step >= o.stop_at_step)) {
+    if (stop_now()) {
       save();
       progress.message(std::string(stop.requested() ? "interrupted" : "stopping") + ": checkpoint saved at step " +
                        std::to_string(step) + "; continue with --resume");
@@ -221,8 +269,9 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
     auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * mse + bpp).mean();
     // One device-to-host copy per step for everything the loop reports.
-    const auto stats = torch::stack({loss.detach(), bpp.detach().mean(), mse.detach().mean()}).to(torch::kCPU,
-                                                                                                   torch::kDouble);
+    auto stats_local = torch::stack({loss.detach(), bpp.detach().mean(), mse.detach().mean()});
+    if (group) stats_local = group->sum(stats_local) / env.world_size;  // means over all ranks
+    const auto stats = stats_local.to(torch::kCPU, torch::kDouble);
     const double loss_value = stats[0].item<double>();
     ++step;
     if (!std::isfinite(loss_value)) {
@@ -231,18 +280,20 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     }
     optimizer.zero_grad();
     loss.backward();
+    if (group) group->average_gradients(main_params);
     torch::nn::utils::clip_grad_norm_(main_params, o.clip_norm);
     optimizer.step();
     aux_optimizer.zero_grad();
     auto aux = net->entropy->aux_loss();
     aux.backward();
+    if (group) group->average_gradients(aux_params);
     aux_optimizer.step();
     result.last_loss = loss_value;
 
     const double mean_bpp = stats[1].item<double>();
     const double psnr = psnr_from_mse(stats[2].item<double>());
     progress.update(step, loss_value, mean_bpp, psnr);
-    if (step % o.log_every == 0 || step == o.steps)
+    if (writer && (step % o.log_every == 0 || step == o.steps))
       metrics << nlohmann::json{{"step", step},          {"loss", loss_value},
                                 {"bpp", mean_bpp},       {"psnr", psnr},
                                 {"aux", aux.item<double>()}, {"lr", lr},
@@ -268,11 +319,12 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   result.step = step;
   // A planned stop (--time-limit, --stop-at) also exports, so every link of a chain of runs
   // leaves a usable model; a signal only checkpoints.
-  if (!result.interrupted || !stop.requested()) {
+  result.weights_sha256 = weights_digest(*net);
+  if (writer && (!result.interrupted || !stop.requested())) {
     result.model_path = o.out + "/model.safetensors";
     net->to(torch::kCPU);
     codec::save_codec_model(result.model_path, *net, export_dtype);
-    log << "model written to " << result.model_path << "\n";
+    out << "model written to " << result.model_path << "\n";
   }
   return result;
 }

@@ -32,13 +32,15 @@ struct TrainOptions {
   int64_t stop_at_step = -1;      // save and stop once this step is reached (the schedule still spans `steps`)
   double time_limit_s = 0;        // save and stop after this much wall-clock time (0 = none)
   std::string export_dtype = "f32";  // weights of the exported model: f32, f16 or bf16
+  double distributed_timeout_s = 300;  // bound on each collective with WORLD_SIZE > 1
 };
 
 struct TrainResult {
   int64_t step = 0;         // steps completed
   double last_loss = 0;     // of the last step run (NaN if none)
   bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
-  std::string model_path;   // exported model file ("" when stopped by a signal)
+  std::string model_path;   // exported model file ("" when stopped by a signal, or not rank 0)
+  std::string weights_sha256;  // of all parameters at the end (equal on every rank)
 };
 
 // Runs (or resumes) training; progress and warnings go to `log`. Files in `out`:
