@@ -36,7 +36,8 @@ class TrainCommand : public Command {
         ->check(CLI::Range(1.0, 16.0));
     app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", o.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    app.add_flag("--resume", o.resume, "Continue the run in --out from its checkpoint");
+    auto* init = app.add_option("--init", o.init_model, "Start from this model file's weights and architecture");
+    app.add_flag("--resume", o.resume, "Continue the run in --out from its checkpoint")->excludes(init);
     app.add_option("--seed", o.seed, "Random seed (kept by the run; ignored with --resume)")->capture_default_str();
     app.add_option("--val-every", o.val_every, "Validate every N steps")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--checkpoint-every", o.checkpoint_every, "Checkpoint every N steps")

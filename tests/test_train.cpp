@@ -143,3 +143,21 @@ TEST_CASE("training refuses bad folders and never overwrites a run", "[train]") 
   // A second run into the same folder would overwrite the first: refused.
   CHECK_THROWS_AS(cosae::train::run_training(tiny_options(dir / "data", dir / "run", 2), log), cosae::Error);
 }
+
+TEST_CASE("--init starts from a model file's weights and architecture", "[train]") {
+  cosae_test::TemporaryDirectory dir;
+  cosae_test::make_dirs(dir / "data");
+  write_synthetic_images(dir / "data", 2);
+  std::ostringstream log;
+  const auto first = cosae::train::run_training(tiny_options(dir / "data", dir / "a", 3), log);
+  auto again = tiny_options(dir / "data", dir / "b", 10);
+  again.config = "default";  // replaced by the model file's config
+  again.init_model = first.model_path;
+  again.stop_at_step = 0;    // a planned stop exports at once: the weights as loaded
+  const auto started = cosae::train::run_training(again, log);
+  auto a = cosae::model::load_model(first.model_path), b = cosae::model::load_model(started.model_path);
+  CHECK(b->config.name == "cosae-tiny");
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (const auto& item : pa) CHECK(torch::equal(item.value(), pb[item.key()]));
+}

@@ -184,12 +184,24 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
                 " already holds a run (checkpoint.pt): pass --resume to continue it, or choose another folder");
     config = model::load_config(o.config);
   }
+  // --init: start from a model file's weights (and architecture), e.g. to train a shipped
+  // model further when its checkpoint is gone; the optimizer and schedule start afresh.
+  model::CosAE initial{nullptr};
+  if (!o.init_model.empty() && !o.resume) {
+    initial = model::load_model(o.init_model);
+    config = initial->config;
+  }
   COSAE_CHECK(o.crop % config.downsampling == 0, usage, "--crop ", o.crop, " must be a multiple of D = ",
               config.downsampling);
   const uint64_t seed = o.resume ? resumed.seed : o.seed;
 
   torch::manual_seed(seed);
   model::CosAE net(config);
+  if (initial) {
+    torch::NoGradGuard no_grad;
+    auto from = initial->named_parameters();
+    for (auto& item : net->named_parameters()) item.value().copy_(from[item.key()]);
+  }
   net->to(device);
   std::vector<torch::Tensor> main_params, aux_params;
   for (auto& item : net->named_parameters())

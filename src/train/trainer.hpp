@@ -13,6 +13,7 @@ struct TrainOptions {
   std::string val;                 // folder of validation images ("" = none)
   std::string out;                 // run folder
   std::string config = "default";  // preset name or JSON file
+  std::string init_model;          // model file to start from (its config replaces `config`)
   int64_t steps = 100000;
   int batch = 16;
   int crop = 256;
