@@ -1,8 +1,13 @@
 // The model that ships in models/ (default.safetensors): it loads, and it codes a sample
 // image on the CPU at a PSNR above a floor measured when it was trained (a regression guard,
-// with margin), with more bits and no worse PSNR at the top quality than at the bottom.
+// with margin), with more bits and no worse PSNR at the top quality than at the bottom; and
+// on a GPU, that its streams cross between the GPU and the CPU.
+#include <cmath>
+#include <cstdio>
+
 #include "catch_compat.hpp"
 #include "codec/codec.hpp"
+#include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "eval/metrics.hpp"
 
@@ -35,4 +40,31 @@ TEST_CASE("the shipped default model codes a sample above its PSNR floor", "[shi
   CHECK(psnr[1] >= psnr[0]);
   CHECK(bpp[1] > 2 * bpp[0]);
   CHECK(bpp[1] < 1.0);
+}
+
+TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cuda][shipped]") {
+  if (!cuda_available()) COSAE_SKIP("no CUDA device");
+  const auto path = codec::find_default_model();
+  auto cpu = codec::load_codec_model(path, torch::kCPU);
+  auto gpu = codec::load_codec_model(path, torch::Device(torch::kCUDA, 0));
+  for (const char* name : {"astronaut.png", "chelsea.png"}) {
+    const Image image = read_png(std::string(COSAE_TEST_SAMPLES_DIR) + "/" + name);
+    for (int level : {1, 4}) {
+      const auto from_gpu = codec::encode(image, gpu, {level});
+      const auto from_cpu = codec::encode(image, cpu, {level});
+      CHECK(codec::encode(image, gpu, {level}) == from_gpu);  // deterministic on the GPU too
+      const double gg = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), gpu).image);
+      const double gc = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), cpu).image);
+      const double cc = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), cpu).image);
+      const double cg = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), gpu).image);
+      std::size_t differing = 0;
+      for (std::size_t i = 0; i < std::min(from_gpu.size(), from_cpu.size()); ++i) differing += from_gpu[i] != from_cpu[i];
+      // Recorded in the test log: how far the devices' encoders and decoders drift apart.
+      std::printf("cross-device %s q%d: GPU stream %zu B, CPU stream %zu B (%zu bytes differ); PSNR dB: "
+                  "gpu->gpu %.4f gpu->cpu %.4f cpu->cpu %.4f cpu->gpu %.4f\n",
+                  name, level, from_gpu.size(), from_cpu.size(), differing, gg, gc, cc, cg);
+      CHECK(std::abs(gg - gc) < 0.05);
+      CHECK(std::abs(cc - cg) < 0.05);
+    }
+  }
 }
