@@ -1,4 +1,4 @@
-// cosae bench synthesis|codec [--device cpu|cuda] [--size ...] [--repeats N] [--json FILE]
+// cosae bench synthesis|codec|train [--device cpu|cuda] ... [--json FILE]
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -6,10 +6,12 @@
 
 #include "bench/codec_bench.hpp"
 #include "bench/synthesis_bench.hpp"
+#include "bench/train_bench.hpp"
 #include "command.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "train/distributed.hpp"
 
 namespace cosae::cli {
 namespace {
@@ -68,12 +70,26 @@ class BenchCommand : public Command {
         ->check(CLI::PositiveNumber);
     codec->add_option("--json", codec_.json, "Also write the results as JSON to this file");
     codec_app_ = codec;
+
+    auto* train = app.add_subcommand("train", "Training throughput: steps/s, images/s, data-loader wait, peak memory "
+                                              "(under torchrun: all ranks)");
+    train->add_option("--device", train_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    train->add_option("--config", train_.config, "Model config: preset or JSON file")->capture_default_str();
+    train->add_option("--data", train_.data, "Folder of training images (default: synthetic images)");
+    train->add_option("--batch", train_.batch, "Images per step (per rank)")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--crop", train_.crop, "Crop side in pixels")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--warmup", train_.warmup, "Untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+    train->add_option("--steps", train_.steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--threads", train_.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    train->add_option("--json", train_json_, "Also write the result as JSON to this file");
+    train_app_ = train;
   }
 
   int run() override {
     if (synthesis_->parsed()) return run_synthesis();
     if (codec_app_->parsed()) return run_codec();
-    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis, codec)");
+    if (train_app_->parsed()) return run_train();
+    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis, codec, train)");
   }
 
  private:
@@ -114,7 +130,25 @@ class BenchCommand : public Command {
     return 0;
   }
 
+  int run_train() {
+    const bool reporter = train::distributed_env_from_environment().rank == 0;
+    if (reporter)
+      std::cerr << "cosae bench train: " << train_.config << ", " << train_.warmup << " warm-up + " << train_.steps
+                << " timed steps\n";
+    const auto result = bench::run_train_bench(train_);
+    if (!reporter) return 0;
+    std::cout << bench::format_table(result, train_);
+    if (!train_json_.empty()) {
+      const std::string text = bench::to_json(result, train_).dump(2) + "\n";
+      write_file_atomic(train_json_, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    }
+    return 0;
+  }
+
   BenchSynthesisOptions syn_;
+  bench::TrainBenchOptions train_;
+  std::string train_json_;
+  CLI::App* train_app_ = nullptr;
   BenchCodecOptions codec_;
   CLI::App* synthesis_ = nullptr;
   CLI::App* codec_app_ = nullptr;

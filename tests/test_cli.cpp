@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "catch_compat.hpp"
@@ -168,4 +169,19 @@ TEST_CASE("samples/eval_folder.sh writes the report, JSON and CSV", "[cli][eval]
   for (std::string line; std::getline(csv, line);) ++rows;
   // Header, 2 cosae levels, and the baselines when built with OpenCV (3 JPEG + 2 WebP).
   CHECK((rows == 3 || rows == 8));
+}
+
+TEST_CASE("bench train reports throughput as a table and JSON", "[cli][bench]") {
+  const cosae_test::TemporaryDirectory dir;
+  const std::string json = dir / "train.json";
+  const auto r = run_cli("bench train --device cpu --config tiny --batch 2 --crop 32 --warmup 1 --steps 3 "
+                         "--threads 1 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("images/s") != std::string::npos);
+  std::ifstream in(json);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text.find("\"images_per_s\"") != std::string::npos);
+  CHECK(text.find("\"timed_steps\": 3") != std::string::npos);
+  CHECK(run_cli("bench train --steps 0").exit_code == 2);
 }

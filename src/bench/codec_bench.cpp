@@ -41,17 +41,6 @@ Image synthetic_photo(int width, int height) {
   return image;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double process_peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
-}
-
 codec::CodecModel open_model(const CodecBenchOptions& o, std::string& name) {
   std::string path = o.model_path;
   if (path.empty()) {

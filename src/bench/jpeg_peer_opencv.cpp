@@ -7,15 +7,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "bench/codec_bench.hpp"
+#include "bench/timer.hpp"
 
 namespace cosae::bench {
-
-namespace {
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-}  // namespace
 
 bool time_jpeg(int width, int height, const std::vector<uint8_t>& rgb, int quality, int warmup, int repeats,
                CodecBenchRow& row) {

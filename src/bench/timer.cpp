@@ -1,5 +1,7 @@
 #include "bench/timer.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -83,5 +85,16 @@ void reset_peak_memory(const torch::Device&) {}
 int64_t peak_memory_bytes(const torch::Device&) { return 0; }
 int64_t allocated_memory_bytes(const torch::Device&) { return 0; }
 #endif
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+double process_peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // KiB on Linux
+}
 
 }  // namespace cosae::bench

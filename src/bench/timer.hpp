@@ -25,4 +25,9 @@ void reset_peak_memory(const torch::Device& device);
 int64_t peak_memory_bytes(const torch::Device& device);
 int64_t allocated_memory_bytes(const torch::Device& device);
 
+// The median of a list (0 for an empty one).
+double median(std::vector<double> values);
+// This process's peak resident memory so far, MB (Linux ru_maxrss).
+double process_peak_rss_mb();
+
 }  // namespace cosae::bench

@@ -269,9 +269,13 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       result.interrupted = true;
       break;
     }
+    const auto step_start = std::chrono::steady_clock::now();
     torch::manual_seed(mix_seed(seed, static_cast<uint64_t>(step)));  // noise and levels of this step
     for (const auto& w : loader.take_warnings()) progress.message("warning: " + w);
-    auto x = loader.batch(step).to(device);
+    auto cpu_batch = loader.batch(step);
+    result.data_wait_seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
+    auto x = cpu_batch.to(device);
     auto levels = torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong).to(device);
     const double lr = learning_rate(o, step);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -288,6 +292,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     ++step;
     if (!std::isfinite(loss_value)) {
       progress.message("warning: step " + std::to_string(step) + ": non-finite loss, step skipped");
+      result.step_seconds.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
       continue;
     }
     optimizer.zero_grad();
@@ -326,12 +332,14 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       progress.message(line);
     }
     if (step % o.checkpoint_every == 0 || step == o.steps) save();
+    result.step_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
   }
   progress.finish();
   result.step = step;
   // A planned stop (--time-limit, --stop-at) also exports, so every link of a chain of runs
   // leaves a usable model; a signal only checkpoints.
   result.weights_sha256 = weights_digest(*net);
+  result.world_size = env.world_size;
   if (writer && (!result.interrupted || !stop.requested())) {
     result.model_path = o.out + "/model.safetensors";
     net->to(torch::kCPU);

@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace cosae::train {
 
@@ -42,6 +43,10 @@ struct TrainResult {
   bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
   std::string model_path;   // exported model file ("" when stopped by a signal, or not rank 0)
   std::string weights_sha256;  // of all parameters at the end (equal on every rank)
+  // Per step run: wall time, and the part of it spent waiting for the loader (the loop reads
+  // each step's loss back, so on a GPU a step's time includes its device work).
+  std::vector<double> step_seconds, data_wait_seconds;
+  int world_size = 1;
 };
 
 // Runs (or resumes) training; progress and warnings go to `log`. Files in `out`:
