@@ -52,8 +52,15 @@ if [[ $run_bench -eq 1 ]]; then
   step "bench synthesis"
   timeout 300 "$BUILD/cosae" bench synthesis --device cuda --json "$OUT/bench_synthesis.json" \
     >"$OUT/bench_synthesis.txt" 2>&1 || status=1
+  step "bench codec"
+  timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
+    >"$OUT/bench_codec.txt" 2>&1 || status=1
+  step "bench train"
+  timeout 300 "$BUILD/cosae" bench train --device cuda --json "$OUT/bench_train.json" \
+    >"$OUT/bench_train.txt" 2>&1 || status=1
   echo
   echo "== summary"
-  cat "$OUT/bench_synthesis.txt"
+  grep -h "cross-device" "$OUT/tests_cuda.log" || true
+  cat "$OUT/bench_synthesis.txt" "$OUT/bench_codec.txt" "$OUT/bench_train.txt"
 fi
 exit $status
