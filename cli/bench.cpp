@@ -81,6 +81,7 @@ class BenchCommand : public Command {
     train->add_option("--warmup", train_.warmup, "Untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
     train->add_option("--steps", train_.steps, "Timed steps")->capture_default_str()->check(CLI::PositiveNumber);
     train->add_option("--threads", train_.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    train->add_flag("--bf16", train_.bf16, "Autocast to bfloat16, as cosae train --bf16");
     train->add_option("--json", train_json_, "Also write the result as JSON to this file");
     train_app_ = train;
   }

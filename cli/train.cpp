@@ -51,6 +51,7 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
         ->check(CLI::NonNegativeNumber);
+    app.add_flag("--bf16", o.bf16, "Mixed precision: convolutions and attention in bfloat16 (autocast)");
     app.add_option("--dist-timeout", o.distributed_timeout_s,
                    "With several ranks (torchrun): seconds before a silent rank ends the run")
         ->capture_default_str()

@@ -161,3 +161,22 @@ TEST_CASE("--init starts from a model file's weights and architecture", "[train]
   REQUIRE(pa.size() == pb.size());
   for (const auto& item : pa) CHECK(torch::equal(item.value(), pb[item.key()]));
 }
+
+TEST_CASE("--bf16 trains with autocast: finite, and not the float32 numbers", "[train]") {
+  cosae_test::TemporaryDirectory dir;
+  cosae_test::make_dirs(dir / "data");
+  write_synthetic_images(dir / "data", 2);
+  std::ostringstream log;
+  const auto full = cosae::train::run_training(tiny_options(dir / "data", dir / "f32", 3), log);
+  auto o = tiny_options(dir / "data", dir / "bf16", 3);
+  o.bf16 = true;
+  const auto mixed = cosae::train::run_training(o, log);
+  INFO("float32 loss " << full.last_loss << ", bfloat16 autocast loss " << mixed.last_loss);
+  CHECK(std::isfinite(mixed.last_loss));
+  CHECK(mixed.last_loss != full.last_loss);  // the convolutions really ran in bfloat16
+  CHECK(std::abs(mixed.last_loss - full.last_loss) < 0.1 * std::abs(full.last_loss));
+  // Autocast is off again after training: a convolution outside it stays float32.
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3));
+  CHECK(conv(torch::rand({1, 3, 8, 8})).scalar_type() == torch::kFloat);
+  CHECK_FALSE(mixed.model_path.empty());
+}

@@ -66,6 +66,7 @@ TrainBenchResult run_train_bench(const TrainBenchOptions& o) {
   t.crop = o.crop;
   t.device = o.device;
   t.threads = o.threads;
+  t.bf16 = o.bf16;
   t.checkpoint_every = t.steps + 1;  // only the final checkpoint, after the timed steps
   t.log_every = t.steps;
 
@@ -103,16 +104,16 @@ nlohmann::json to_json(const TrainBenchResult& r, const TrainBenchOptions& o) {
           {"warmup_steps", o.warmup},   {"timed_steps", o.steps},    {"step_ms", r.step_ms},
           {"images_per_s", r.images_per_s}, {"megapixels_per_s", r.megapixels_per_s},
           {"data_wait_share", r.data_wait_share}, {"peak_mb", r.peak_mb},
-          {"data", o.data.empty() ? "synthetic" : o.data}};
+          {"data", o.data.empty() ? "synthetic" : o.data}, {"precision", o.bf16 ? "bf16 autocast" : "fp32"}};
 }
 
 std::string format_table(const TrainBenchResult& r, const TrainBenchOptions& o) {
   char line[512];
   std::snprintf(line, sizeof line,
-                "%-10s %5s %6s %5s %10s %10s %9s %10s %9s\n%-10s %5d %6d %5d %10.1f %10.1f %9.1f %9.1f%% %9.0f\n",
-                "config", "ranks", "batch", "crop", "step ms", "images/s", "MP/s", "data wait", "peak MB",
-                r.config.c_str(), r.world_size, o.batch, o.crop, r.step_ms, r.images_per_s, r.megapixels_per_s,
-                100 * r.data_wait_share, r.peak_mb);
+                "%-10s %5s %6s %5s %9s %10s %10s %9s %10s %9s\n%-10s %5d %6d %5d %9s %10.1f %10.1f %9.1f %9.1f%% %9.0f\n",
+                "config", "ranks", "batch", "crop", "precision", "step ms", "images/s", "MP/s", "data wait", "peak MB",
+                r.config.c_str(), r.world_size, o.batch, o.crop, o.bf16 ? "bf16" : "fp32", r.step_ms, r.images_per_s,
+                r.megapixels_per_s, 100 * r.data_wait_share, r.peak_mb);
   return line;
 }
 

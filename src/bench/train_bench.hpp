@@ -19,6 +19,7 @@ struct TrainBenchOptions {
   int warmup = 10;    // steps not timed (cuDNN autotuning, loader warm-up)
   int steps = 50;     // timed steps
   int threads = 0;    // loader threads
+  bool bf16 = false;  // autocast to bfloat16 (cosae train --bf16)
 };
 
 struct TrainBenchResult {

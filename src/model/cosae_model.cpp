@@ -5,6 +5,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "common/torch_compat.hpp"
 #include "cosae/error.hpp"
 #include "synthesis/synthesis.hpp"
 
@@ -84,8 +85,9 @@ DecoderImpl::DecoderImpl(const ModelConfig& c)
 
 torch::Tensor DecoderImpl::harmonic_map(const torch::Tensor& latent) {
   if (!harmonic) return ablation->forward(latent);
-  auto a = latent.narrow(1, 0, freqs), b = latent.narrow(1, freqs, freqs);
-  return synthesis::harmonic_synthesis_linear(a, b, frequencies.to(latent.scalar_type()), tile);
+  const auto full = widen(latent);  // the synthesis runs in float32 (or float64) only
+  auto a = full.narrow(1, 0, freqs), b = full.narrow(1, freqs, freqs);
+  return synthesis::harmonic_synthesis_linear(a, b, frequencies.to(full.scalar_type()), tile);
 }
 
 torch::Tensor DecoderImpl::forward(const torch::Tensor& latent) {
@@ -114,13 +116,19 @@ torch::Tensor CosAEImpl::gains_for(const torch::Tensor& levels, bool inverse) {
 }
 
 CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, const torch::Tensor& levels) {
-  auto y = encoder(image) * gains_for(levels, false);
+  // Under autocast the convolutions may run in bfloat16; the latent, the prior and the
+  // harmonic synthesis stay float32.
+  auto y = widen(encoder(image)) * gains_for(levels, false);
   auto noisy = y + torch::empty_like(y).uniform_(-0.5, 0.5);
-  auto likelihood = entropy->likelihood(noisy);
+  torch::Tensor likelihood;
+  {
+    compat::AutocastScope full_precision(y.device(), false);
+    likelihood = entropy->likelihood(noisy);
+  }
   auto medians = entropy->medians().detach().view({1, -1, 1, 1});
   auto rounded = torch::round(y - medians) + medians;
   auto y_hat = y + (rounded - y).detach();  // straight-through
-  auto reconstruction = decoder(y_hat * gains_for(levels, true));
+  auto reconstruction = widen(decoder(y_hat * gains_for(levels, true)));
   auto bits = -torch::log2(likelihood).flatten(1).sum(1);
   return {reconstruction, bits};
 }

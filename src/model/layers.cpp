@@ -72,7 +72,7 @@ WindowAttentionBlockImpl::WindowAttentionBlockImpl(int64_t channels, int64_t hea
 torch::Tensor WindowAttentionBlockImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t Hp = (H + window - 1) / window * window, Wp = (W + window - 1) / window * window;
-  auto t = x.permute({0, 2, 3, 1});  // [B, H, W, C]
+  auto t = widen(x).permute({0, 2, 3, 1});  // [B, H, W, C]
   if (Hp != H || Wp != W) t = F::pad(t.permute({0, 3, 1, 2}), F::PadFuncOptions({0, Wp - W, 0, Hp - H}).mode(torch::kReflect)).permute({0, 2, 3, 1});
   const bool shift = shifted && (Hp > window || Wp > window);
   const int64_t s = window / 2;
@@ -82,7 +82,7 @@ torch::Tensor WindowAttentionBlockImpl::forward(const torch::Tensor& x) {
       {B * nh * nw, window * window, C});
   torch::Tensor mask;
   if (shift)
-    mask = shifted_window_mask(Hp, Wp, window, x.options()).repeat({B, 1, 1}).unsqueeze(1);  // [B*nW, 1, L, L]
+    mask = shifted_window_mask(Hp, Wp, window, t.options()).repeat({B, 1, 1}).unsqueeze(1);  // [B*nW, 1, L, L]
   auto normed = norm1(tokens);
   tokens = tokens + attention(normed, normed, mask);
   tokens = tokens + mlp->forward(norm2(tokens));
@@ -104,12 +104,17 @@ LatentAttentionBlockImpl::LatentAttentionBlockImpl(int64_t channels, int64_t hea
 
 torch::Tensor LatentAttentionBlockImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  auto tokens = x.flatten(2).transpose(1, 2);  // [B, L, C]
+  auto tokens = widen(x).flatten(2).transpose(1, 2);  // [B, L, C]
   auto lat = latents.unsqueeze(0).expand({B, latents.size(0), C});
   lat = lat + gather(norm_latents(lat), norm_tokens(tokens));
   tokens = tokens + read(norm_read(tokens), lat);
   tokens = tokens + mlp->forward(norm_mlp(tokens));
   return tokens.transpose(1, 2).reshape({B, C, H, W});
+}
+
+torch::Tensor widen(const torch::Tensor& t) {
+  const auto type = t.scalar_type();
+  return type == torch::kBFloat16 || type == torch::kHalf ? t.to(torch::kFloat) : t;
 }
 
 void append_subpixel_upsample(torch::nn::Sequential& layers, int64_t in_channels, int64_t out_channels) {

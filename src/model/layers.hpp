@@ -54,4 +54,8 @@ TORCH_MODULE(LatentAttentionBlock);
 // Appends 2x upsampling by sub-pixel convolution: conv3x3 to 4 * out channels, pixel shuffle.
 void append_subpixel_upsample(torch::nn::Sequential& layers, int64_t in_channels, int64_t out_channels);
 
+// Reduced-precision activations (bfloat16/float16, from autocast) back to float32; float32 and
+// float64 unchanged. Attention blocks keep their residual stream and layer norms in float32.
+torch::Tensor widen(const torch::Tensor& t);
+
 }  // namespace cosae::model

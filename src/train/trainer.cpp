@@ -11,12 +11,14 @@
 #include <fstream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bitstream/sha256.hpp"
 #include "common/device.hpp"
+#include "common/torch_compat.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 #include "io/tensor_image.hpp"
@@ -280,7 +282,12 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     const double lr = learning_rate(o, step);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
-    auto out = net->forward_train(x, levels);
+    model::CosAEImpl::TrainOutput out;
+    {
+      std::optional<compat::AutocastScope> autocast;
+      if (o.bf16) autocast.emplace(device, true);
+      out = net->forward_train(x, levels);
+    }
     auto mse = (out.reconstruction - x).pow(2).flatten(1).mean(1);
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
     auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * mse + bpp).mean();

@@ -34,6 +34,7 @@ struct TrainOptions {
   int64_t stop_at_step = -1;      // save and stop once this step is reached (the schedule still spans `steps`)
   double time_limit_s = 0;        // save and stop after this much wall-clock time (0 = none)
   std::string export_dtype = "f32";  // weights of the exported model: f32, f16 or bf16
+  bool bf16 = false;               // autocast convolutions and matrix products to bfloat16
   double distributed_timeout_s = 300;  // bound on each collective with WORLD_SIZE > 1
 };
 

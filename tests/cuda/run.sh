@@ -58,6 +58,8 @@ if [[ $run_bench -eq 1 ]]; then
   step "bench train"
   timeout 300 "$BUILD/cosae" bench train --device cuda --json "$OUT/bench_train.json" \
     >"$OUT/bench_train.txt" 2>&1 || status=1
+  timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
+    >>"$OUT/bench_train.txt" 2>&1 || status=1
   echo
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" || true
