@@ -120,6 +120,10 @@ CodecModel load_codec_model(const std::string& path, const torch::Device& device
   else
     m.decode_margin_cells = reach;
   m.encode_margin_cells = encoder_reach_cells(m.net->config);
+  if (device.is_cuda()) {  // GPU memory holds a 4K frame whole: tiles of 64 cells (4096 px)
+    m.encode_tile_cells = 64;
+    if (reach >= 0) m.decode_tile_cells = 64;
+  }
   auto id = file.metadata.find("model_id");
   COSAE_CHECK(id != file.metadata.end(), model, path, ": no model_id (exported without entropy tables?)");
   m.id = id->second;

@@ -21,12 +21,12 @@ struct CodecModel {
   Sha256Digest file_sha256{};             // of the model file's bytes
   std::string path;
   torch::Device device = torch::kCPU;
-  // Decoder tiling (codec/codec.hpp): 16 cells of output per tile (1024 px at D = 64) and
-  // the decoder's reach as context around it (set by load_codec_model from the config).
+  // Decoder tiling (codec/codec.hpp): 16 cells of output per tile (1024 px at D = 64; 64 cells
+  // on a GPU) and the decoder's reach as context around it (set by load_codec_model).
   int64_t decode_tile_cells = 16;
   int64_t decode_margin_cells = 4;
-  // Encoder tiling likewise: 32 cells of latent per tile (2048 px at D = 64) with the
-  // encoder's reach as context (set by load_codec_model).
+  // Encoder tiling likewise: 32 cells of latent per tile (2048 px at D = 64; 64 cells on a
+  // GPU) with the encoder's reach as context (set by load_codec_model).
   int64_t encode_tile_cells = 32;
   int64_t encode_margin_cells = 5;
 };
