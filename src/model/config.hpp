@@ -21,7 +21,7 @@ struct ModelConfig {
   int heads = 4;                    // query heads
   int kv_heads = 2;                 // key/value heads (grouped-query when < heads)
   int latents = 64;                 // N latents of latent attention
-  bool harmonic = true;             // false: the ablation, HCM replaced by a learned transposed conv
+  bool harmonic = true;             // false: the ablation, HCM replaced by learned stride-2 transposed convs
   std::vector<double> lambdas = {0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483};  // one per quality
   std::vector<int> entropy_filters = {3, 3, 3};  // hidden widths of the factorised prior's CDF network
 
