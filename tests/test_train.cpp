@@ -144,7 +144,7 @@ TEST_CASE("training refuses bad folders and never overwrites a run", "[train]") 
   CHECK_THROWS_AS(cosae::train::run_training(tiny_options(dir / "data", dir / "run", 2), log), cosae::Error);
 }
 
-TEST_CASE("--init starts from a model file's weights and architecture", "[train]") {
+TEST_CASE("init: training starts from a model file's weights and architecture", "[train]") {
   cosae_test::TemporaryDirectory dir;
   cosae_test::make_dirs(dir / "data");
   write_synthetic_images(dir / "data", 2);
@@ -162,7 +162,7 @@ TEST_CASE("--init starts from a model file's weights and architecture", "[train]
   for (const auto& item : pa) CHECK(torch::equal(item.value(), pb[item.key()]));
 }
 
-TEST_CASE("--bf16 trains with autocast: finite, and not the float32 numbers", "[train]") {
+TEST_CASE("bf16 autocast training: finite, and not the float32 numbers", "[train]") {
   cosae_test::TemporaryDirectory dir;
   cosae_test::make_dirs(dir / "data");
   write_synthetic_images(dir / "data", 2);
