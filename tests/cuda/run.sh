@@ -60,9 +60,14 @@ if [[ $run_bench -eq 1 ]]; then
     >"$OUT/bench_train.txt" 2>&1 || status=1
   timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
     >>"$OUT/bench_train.txt" 2>&1 || status=1
+  step "peer: the same training step in Python PyTorch"
+  for precision in "" --bf16; do
+    timeout 300 python3 tests/peer/train_step_peer.py --device cuda $precision \
+      --json "$OUT/peer_train${precision/--/_}.json" >>"$OUT/peer_train.txt" 2>&1 || status=1
+  done
   echo
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" || true
-  cat "$OUT/bench_synthesis.txt" "$OUT/bench_codec.txt" "$OUT/bench_train.txt"
+  cat "$OUT/bench_synthesis.txt" "$OUT/bench_codec.txt" "$OUT/bench_train.txt" "$OUT/peer_train.txt"
 fi
 exit $status
