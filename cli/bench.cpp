@@ -107,8 +107,7 @@ class BenchCommand : public Command {
     const auto rows = bench::run_synthesis_bench(opt);
     std::cout << bench::format_table(rows);
     if (!syn_.json.empty()) {
-      const std::string text = bench::to_json(rows, opt).dump(2) + "\n";
-      write_file_atomic(syn_.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+      write_file_atomic(syn_.json, bench::to_json(rows, opt).dump(2) + "\n");
     }
     return 0;
   }
@@ -125,8 +124,7 @@ class BenchCommand : public Command {
     const auto result = bench::run_codec_bench(opt);
     std::cout << bench::format_table(result);
     if (!codec_.json.empty()) {
-      const std::string text = bench::to_json(result, opt).dump(2) + "\n";
-      write_file_atomic(codec_.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+      write_file_atomic(codec_.json, bench::to_json(result, opt).dump(2) + "\n");
     }
     return 0;
   }
@@ -140,8 +138,7 @@ class BenchCommand : public Command {
     if (!reporter) return 0;
     std::cout << bench::format_table(result, train_);
     if (!train_json_.empty()) {
-      const std::string text = bench::to_json(result, train_).dump(2) + "\n";
-      write_file_atomic(train_json_, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+      write_file_atomic(train_json_, bench::to_json(result, train_).dump(2) + "\n");
     }
     return 0;
   }

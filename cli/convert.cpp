@@ -1,7 +1,6 @@
 // cosae convert MODEL -o OUT [--dtype f32|f16|bf16]: rewrites a model file with its weights
 // stored at another precision (f16 halves the file). The entropy model and its tables are
 // kept exactly; the converted model gets its own identity (streams name the model they need).
-#include <cctype>
 #include <iostream>
 #include <string>
 
@@ -27,17 +26,13 @@ class ConvertCommand : public Command {
   }
 
   int run() override {
-    std::string upper = opt_.dtype;
-    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    const auto dtype = dtype_from_name(upper);
-    COSAE_CHECK(dtype && (*dtype == DType::f32 || *dtype == DType::f16 || *dtype == DType::bf16), usage,
-                "--dtype must be f32, f16 or bf16, not '", opt_.dtype, "'");
+    const DType dtype = model::weight_dtype_from_name(opt_.dtype, "--dtype");
     COSAE_CHECK(opt_.input != opt_.output, usage, "convert: the output must be another file than the input");
     auto net = model::load_model(opt_.input);
-    codec::save_codec_model(opt_.output, *net, *dtype);
-    const auto converted = codec::load_codec_model(opt_.output, torch::kCPU);
-    std::cerr << opt_.input << " -> " << opt_.output << " (" << upper << " weights), model id " << converted.id
-              << "\n";
+    const ModelFile converted = codec::export_codec_model(*net, dtype);
+    write_safetensors(opt_.output, converted);
+    std::cerr << opt_.input << " -> " << opt_.output << " (" << dtype_name(dtype) << " weights), model id "
+              << converted.metadata.at("model_id") << "\n";
     return 0;
   }
 

@@ -44,10 +44,6 @@ std::vector<int> parse_levels(const std::string& text, const char* what) {
   return levels;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
-}
-
 void print_summary(const eval::EvalResults& r) {
   char line[256];
   for (const auto& c : r.curves) {
@@ -119,9 +115,9 @@ class EvalCommand : public Command {
       }
     };
     const auto results = eval::evaluate(opt_, progress);
-    if (!cli_.json.empty()) write_text(cli_.json, eval::results_json(results));
-    if (!cli_.csv.empty()) write_text(cli_.csv, eval::results_csv(results));
-    if (!cli_.report.empty()) write_text(cli_.report, eval::html_report(results));
+    if (!cli_.json.empty()) write_file_atomic(cli_.json, eval::results_json(results));
+    if (!cli_.csv.empty()) write_file_atomic(cli_.csv, eval::results_csv(results));
+    if (!cli_.report.empty()) write_file_atomic(cli_.report, eval::html_report(results));
     if (cli_.json != "-" && cli_.csv != "-" && cli_.report != "-") print_summary(results);  // stdout is taken
     return 0;
   }

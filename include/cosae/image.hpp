@@ -54,5 +54,6 @@ std::vector<uint8_t> read_file(const std::string& path);
 // leaves the old file (or none) and no temporary. "-" is stdout; devices and pipes are written
 // in place; through a symbolic link, the linked file is replaced.
 void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t size);
+void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace cosae

@@ -192,4 +192,8 @@ void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t
   temporary.keep();
 }
 
+void write_file_atomic(const std::string& path, const std::string& text) {
+  write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
 }  // namespace cosae

@@ -1,5 +1,6 @@
 #include "model/model_io.hpp"
 
+#include <cctype>
 #include <cstring>
 #include <set>
 
@@ -19,6 +20,15 @@ torch::ScalarType scalar_type(DType dtype) {
 }
 
 }  // namespace
+
+DType weight_dtype_from_name(const std::string& name, const std::string& option) {
+  std::string upper = name;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto d = dtype_from_name(upper);
+  COSAE_CHECK(d && (*d == DType::f32 || *d == DType::f16 || *d == DType::bf16), usage, option,
+              " must be f32, f16 or bf16, not '", name, "'");
+  return *d;
+}
 
 ModelFile export_model(CosAEImpl& model, DType weights) {
   torch::NoGradGuard no_grad;

@@ -15,6 +15,8 @@ constexpr int kModelFormatVersion = 1;
 
 // `weights`: DType::f32, f16 or bf16.
 ModelFile export_model(CosAEImpl& model, DType weights = DType::f32);
+// "f32", "f16" or "bf16" (any case) as a DType; anything else is a usage error naming `option`.
+DType weight_dtype_from_name(const std::string& name, const std::string& option);
 // Throws cosae::Error (model) for a file that is not a cosae model, a newer format, a bad
 // config, or missing/extra/misshapen tensors.
 CosAE import_model(const ModelFile& file, const std::string& source_name = "model file");

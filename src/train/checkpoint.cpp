@@ -59,8 +59,7 @@ void save_checkpoint(const std::string& path, model::CosAEImpl& model, torch::op
   archive.write("aux_optimizer", aux_archive);
   std::ostringstream out;
   archive.save_to(out);
-  const std::string bytes = out.str();
-  write_file_atomic(path, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  write_file_atomic(path, out.str());
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {

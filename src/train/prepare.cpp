@@ -279,7 +279,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, const WarningSink&
       {"skipped", skipped},
   };
   const std::string text = manifest.dump(2) + "\n";
-  write_file_atomic(manifest_path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  write_file_atomic(manifest_path, text);
   if (old_manifest.is_object()) remove_stale_outputs(options.out, old_manifest, written_files, warn);
   return summary;
 }

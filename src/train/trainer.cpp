@@ -1,7 +1,5 @@
 #include "train/trainer.hpp"
 
-#include <cctype>
-
 #include <sys/stat.h>
 
 #include <atomic>
@@ -144,14 +142,7 @@ nlohmann::json validate(model::CosAEImpl& net, const std::vector<ValidationImage
 
 TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   COSAE_CHECK(o.steps > 0 && o.batch > 0 && o.crop > 0 && o.lr > 0, usage, "train: steps, batch, crop and lr must be positive");
-  const auto export_dtype = [&] {
-    std::string upper = o.export_dtype;
-    for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    const auto d = dtype_from_name(upper);
-    COSAE_CHECK(d && (*d == DType::f32 || *d == DType::f16 || *d == DType::bf16), usage,
-                "--export-dtype must be f32, f16 or bf16, not '", o.export_dtype, "'");
-    return *d;
-  }();
+  const DType export_dtype = model::weight_dtype_from_name(o.export_dtype, "--export-dtype");
   // Data parallel when launched by torchrun (WORLD_SIZE > 1): each rank on its own GPU
   // (LOCAL_RANK), only rank 0 writes anything.
   const DistributedEnv env = distributed_env_from_environment();
@@ -213,9 +204,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   int64_t step = 0;
   if (o.resume) step = load_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer).step;
   const std::string config_text = model::to_json(config).dump(2) + "\n";
-  if (writer)
-    write_file_atomic(o.out + "/config.json", reinterpret_cast<const uint8_t*>(config_text.data()),
-                      config_text.size());
+  if (writer) write_file_atomic(o.out + "/config.json", config_text);
   if (group) {  // every rank starts from rank 0's weights (and its step, checked below)
     group->broadcast_from_root(main_params);
     group->broadcast_from_root(aux_params);
