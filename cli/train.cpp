@@ -52,6 +52,13 @@ class TrainCommand : public Command {
     app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
         ->check(CLI::NonNegativeNumber);
     app.add_flag("--bf16", o.bf16, "Mixed precision: convolutions and attention in bfloat16 (autocast)");
+    app.add_option("--freq-init", o.freq_init,
+                   "Initial frequencies: spiral, or spectrum (drawn from the training crops' mean tile spectrum)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"spiral", "spectrum"}));
+    app.add_option("--fft-loss", o.fft_loss, "Weight of a focal frequency loss added to the MSE (0 = off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--dist-timeout", o.distributed_timeout_s,
                    "With several ranks (torchrun): seconds before a silent rank ends the run")
         ->capture_default_str()

@@ -84,7 +84,7 @@ TEST_CASE("torchrun's environment is read and checked", "[distributed]") {
 }
 
 TEST_CASE("two ranks keep identical weights; only rank 0 writes", "[distributed]") {
-  if (!cosae::train::distributed_available()) COSAE_SKIP("built without c10d (Gloo)");
+  if (cosae::train::distributed_backends().find("gloo") == std::string::npos) COSAE_SKIP("built without c10d's Gloo backend");
   cosae_test::TemporaryDirectory dir;
   const std::string out = dir / "run";
   const auto codes = train_ranks(2, out, "--steps 6");
@@ -104,7 +104,7 @@ TEST_CASE("two ranks keep identical weights; only rank 0 writes", "[distributed]
 }
 
 TEST_CASE("a checkpoint resumes across world sizes", "[distributed]") {
-  if (!cosae::train::distributed_available()) COSAE_SKIP("built without c10d (Gloo)");
+  if (cosae::train::distributed_backends().find("gloo") == std::string::npos) COSAE_SKIP("built without c10d's Gloo backend");
   cosae_test::TemporaryDirectory dir;
   const std::string out = dir / "run";
   REQUIRE(train_ranks(2, out, "--steps 8 --stop-at 3") == std::vector<int>{0, 0});
@@ -118,7 +118,7 @@ TEST_CASE("a checkpoint resumes across world sizes", "[distributed]") {
 }
 
 TEST_CASE("a rank that dies ends the others with a clear error, checkpoint intact", "[distributed]") {
-  if (!cosae::train::distributed_available()) COSAE_SKIP("built without c10d (Gloo)");
+  if (cosae::train::distributed_backends().find("gloo") == std::string::npos) COSAE_SKIP("built without c10d's Gloo backend");
   cosae_test::TemporaryDirectory dir;
   const std::string out = dir / "run";
   const int port = next_port();

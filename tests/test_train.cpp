@@ -180,3 +180,41 @@ TEST_CASE("bf16 autocast training: finite, and not the float32 numbers", "[train
   CHECK(conv(torch::rand({1, 3, 8, 8})).scalar_type() == torch::kFloat);
   CHECK_FALSE(mixed.model_path.empty());
 }
+
+TEST_CASE("spectrum frequency init and the focal frequency loss train", "[train]") {
+  cosae_test::TemporaryDirectory dir;
+  cosae_test::make_dirs(dir / "data");
+  write_synthetic_images(dir / "data", 2);
+  std::ostringstream log;
+  auto spiral = tiny_options(dir / "data", dir / "spiral", 3);
+  spiral.stop_at_step = 0;  // exports the initial weights at once
+  auto drawn = spiral;
+  drawn.out = dir / "spectrum";
+  drawn.freq_init = "spectrum";
+  const auto a = cosae::model::load_model(cosae::train::run_training(spiral, log).model_path);
+  const auto b = cosae::model::load_model(cosae::train::run_training(drawn, log).model_path);
+  const auto fa = a->decoder->frequencies, fb = b->decoder->frequencies;
+  CHECK_FALSE(torch::allclose(fa, fb));
+  const double half = b->config.tile() / 2.0;
+  CHECK(fb[0].abs().max().item<double>() == 0.0);  // DC stays
+  CHECK(fb.abs().max().item<double>() <= half);
+  CHECK(fb.select(1, 1).min().item<double>() >= 0.0);  // one half-plane
+  CHECK(log.str().find("frequencies drawn from the mean") != std::string::npos);
+
+  auto plain = tiny_options(dir / "data", dir / "plain", 3);
+  auto focal = tiny_options(dir / "data", dir / "focal", 3);
+  focal.fft_loss = 1.0;
+  const auto r_plain = cosae::train::run_training(plain, log);
+  const auto r_focal = cosae::train::run_training(focal, log);
+  INFO("loss without " << r_plain.last_loss << ", with the focal frequency loss " << r_focal.last_loss);
+  CHECK(std::isfinite(r_focal.last_loss));
+  CHECK(r_focal.last_loss != r_plain.last_loss);
+
+  auto both = tiny_options(dir / "data", dir / "bad", 3);
+  both.freq_init = "spectrum";
+  both.init_model = r_plain.model_path;
+  CHECK_THROWS_AS(cosae::train::run_training(both, log), cosae::Error);
+  auto unknown = tiny_options(dir / "data", dir / "bad2", 3);
+  unknown.freq_init = "random";
+  CHECK_THROWS_AS(cosae::train::run_training(unknown, log), cosae::Error);
+}

@@ -66,7 +66,11 @@ namespace {
 const auto kAggregate = static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE);
 }
 void reset_peak_memory(const torch::Device& device) {
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  if (!device.is_cuda()) return;
+  // The caching allocator knows no device before CUDA's lazy initialisation, which the
+  // first allocation performs; before it, resetting the statistics is an error.
+  (void)torch::empty({1}, torch::TensorOptions().device(device));
+  c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
 }
 int64_t peak_memory_bytes(const torch::Device& device) {
   if (!device.is_cuda()) return 0;

@@ -6,8 +6,10 @@
 #include "cosae/error.hpp"
 
 #ifdef COSAE_WITH_DISTRIBUTED
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef COSAE_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef COSAE_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -36,7 +38,11 @@ DistributedEnv distributed_env_from_environment() {
   e.local_rank = env_int("LOCAL_RANK", e.rank, 0, 1 << 16);
   e.master_port = env_int("MASTER_PORT", 29500, 1, 65535);
   if (const char* addr = std::getenv("MASTER_ADDR"); addr && *addr) e.master_addr = addr;
-  COSAE_CHECK(!e.active() || std::getenv("RANK"), usage, "WORLD_SIZE=", e.world_size,
+  const bool has_rank = std::getenv("RANK") != nullptr;
+  // A lone torchrun process joins a one-rank group where a backend exists (the same code
+  // path as many ranks); without one it simply trains alone.
+  e.launched = has_rank && distributed_available();
+  COSAE_CHECK(e.world_size == 1 || has_rank, usage, "WORLD_SIZE=", e.world_size,
               " but no RANK: launch with torchrun (or set RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)");
   return e;
 }
@@ -44,11 +50,16 @@ DistributedEnv distributed_env_from_environment() {
 #ifdef COSAE_WITH_DISTRIBUTED
 
 bool distributed_available() { return true; }
+std::string distributed_backends() {
+  std::string names;
 #ifdef COSAE_WITH_NCCL
-std::string distributed_backends() { return "nccl+gloo"; }
-#else
-std::string distributed_backends() { return "gloo"; }
+  names = "nccl";
 #endif
+#ifdef COSAE_WITH_GLOO
+  names += names.empty() ? "gloo" : "+gloo";
+#endif
+  return names;
+}
 
 struct DataParallel::Impl {
   int rank = 0, world = 1;
@@ -106,12 +117,16 @@ DataParallel::DataParallel(const DistributedEnv& env, const torch::Device& devic
       return;
     }
 #endif
+#ifdef COSAE_WITH_GLOO
     auto options_gloo = c10d::ProcessGroupGloo::Options::create();
     options_gloo->timeout = timeout;
     options_gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     impl_->bind(c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, options_gloo));
+#else
+    COSAE_FAIL(unavailable, "distributed training on ", device.str(),
+               ": this cosae has only the NCCL backend, which needs CUDA devices (Gloo was not found at build time)");
+#endif
   });
-  (void)device;
 }
 
 DataParallel::~DataParallel() = default;

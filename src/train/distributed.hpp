@@ -20,7 +20,8 @@ struct DistributedEnv {
   int world_size = 1;
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
-  bool active() const { return world_size > 1; }
+  bool launched = false;  // started by torchrun (RANK set): joins a group even when alone
+  bool active() const { return launched || world_size > 1; }
 };
 
 // torchrun's variables; without WORLD_SIZE, one process. Malformed values are usage errors.
@@ -28,7 +29,7 @@ DistributedEnv distributed_env_from_environment();
 
 // Whether this build has a c10d backend (Gloo, and NCCL for CUDA where LibTorch has it).
 bool distributed_available();
-// "nccl+gloo", "gloo" or "none".
+// "nccl+gloo", "nccl", "gloo" or "none".
 std::string distributed_backends();
 
 class DataParallel {

@@ -26,6 +26,7 @@
 #include "train/dataset.hpp"
 #include "train/distributed.hpp"
 #include "train/progress.hpp"
+#include "train/spectrum.hpp"
 
 namespace cosae::train {
 
@@ -138,6 +139,30 @@ nlohmann::json validate(model::CosAEImpl& net, const std::vector<ValidationImage
   return levels;
 }
 
+// --freq-init spectrum: the decoder's frequencies drawn from the mean tile spectrum of
+// 8 batches of training crops (their own sample stream, so training's is unchanged).
+void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions& o, uint64_t seed,
+                                      const torch::Device& device, std::ostream& log) {
+  LoaderOptions lo;
+  lo.batch = o.batch;
+  lo.crop = o.crop;
+  lo.threads = o.threads;
+  lo.seed = mix_seed(seed, 0x5eedf00dULL);
+  lo.max_downscale = o.max_downscale;
+  BatchLoader loader(list_images(o.data), lo);
+  std::vector<torch::Tensor> batches;
+  for (int64_t step = 0; step < 8; ++step) batches.push_back(loader.batch(step));
+  const auto images = torch::cat(batches).to(device);
+  const int64_t T = net.config.tile();
+  const auto power = mean_tile_spectrum(images, T, net.config.upsampling);
+  const auto f = frequencies_from_spectrum(power, net.config.frequencies, seed);
+  torch::NoGradGuard no_grad;
+  net.decoder->frequencies.copy_(f.to(net.decoder->frequencies.device()));
+  log << "frequencies drawn from the mean " << T << "x" << T << " spectrum of " << images.size(0) << " crops ("
+      << images.size(0) * (o.crop / net.config.downsampling) * (o.crop / net.config.downsampling)
+      << " tiles); mean radius " << f.norm(2, 1).mean().item<double>() << " cycles per tile\n";
+}
+
 }  // namespace
 
 TrainResult run_training(const TrainOptions& o, std::ostream& log) {
@@ -195,7 +220,14 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     auto from = initial->named_parameters();
     for (auto& item : net->named_parameters()) item.value().copy_(from[item.key()]);
   }
+  COSAE_CHECK(o.freq_init == "spiral" || o.freq_init == "spectrum", usage, "--freq-init '", o.freq_init,
+              "': spiral or spectrum");
+  COSAE_CHECK(o.fft_loss >= 0 && std::isfinite(o.fft_loss), usage, "--fft-loss must be >= 0");
+  const bool spectrum_init = o.freq_init == "spectrum" && !o.resume && !initial;
+  COSAE_CHECK(o.freq_init != "spectrum" || !initial, usage, "--freq-init spectrum: --init already sets the frequencies");
+  COSAE_CHECK(!spectrum_init || config.harmonic, usage, "--freq-init spectrum: the ablation has no frequencies");
   net->to(device);
+  if (spectrum_init) initialise_frequencies_from_data(*net, o, seed, device, out);
   std::vector<torch::Tensor> main_params, aux_params;
   for (auto& item : net->named_parameters())
     (item.key() == "entropy.quantiles" ? aux_params : main_params).push_back(item.value());
@@ -278,22 +310,24 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       out = net->forward_train(x, levels);
     }
     auto mse = (out.reconstruction - x).pow(2).flatten(1).mean(1);
+    auto distortion = o.fft_loss > 0 ? mse + o.fft_loss * focal_frequency_loss(out.reconstruction, x) : mse;
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
-    auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * mse + bpp).mean();
-    // One device-to-host copy per step for everything the loop reports.
+    auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * distortion + bpp).mean();
+    // The backward pass is queued before the step's one device-to-host copy (everything the
+    // loop reports), so the device is not left idle while the host waits for the forward.
+    optimizer.zero_grad();
+    loss.backward();
     auto stats_local = torch::stack({loss.detach(), bpp.detach().mean(), mse.detach().mean()});
     if (group) stats_local = group->sum(stats_local) / env.world_size;  // means over all ranks
     const auto stats = stats_local.to(torch::kCPU, torch::kDouble);
     const double loss_value = stats[0].item<double>();
     ++step;
-    if (!std::isfinite(loss_value)) {
+    if (!std::isfinite(loss_value)) {  // the gradients are discarded by the next zero_grad
       progress.message("warning: step " + std::to_string(step) + ": non-finite loss, step skipped");
       result.step_seconds.push_back(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
       continue;
     }
-    optimizer.zero_grad();
-    loss.backward();
     if (group) group->average_gradients(main_params);
     torch::nn::utils::clip_grad_norm_(main_params, o.clip_norm);
     optimizer.step();

@@ -1,4 +1,4 @@
-// `cosae train`: the training loop. Loss = lambda_q * 255^2 * MSE + bpp per image, a random
+// `cosae train`: the training loop. Loss = lambda_q * 255^2 * (MSE + w FFL) + bpp per image, a random
 // quality level q per image, AdamW with warm-up and cosine decay, gradient clipping, and an
 // auxiliary Adam on the prior's quantiles. Checkpoints are atomic and resume exactly.
 #pragma once
@@ -35,6 +35,8 @@ struct TrainOptions {
   double time_limit_s = 0;        // save and stop after this much wall-clock time (0 = none)
   std::string export_dtype = "f32";  // weights of the exported model: f32, f16 or bf16
   bool bf16 = false;               // autocast convolutions and matrix products to bfloat16
+  std::string freq_init = "spiral";  // "spiral", or "spectrum": drawn from the training set's mean tile spectrum
+  double fft_loss = 0;             // weight of the focal frequency loss, added to the MSE
   double distributed_timeout_s = 300;  // bound on each collective with WORLD_SIZE > 1
 };
 

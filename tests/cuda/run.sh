@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # GPU check in one call: configure against a Python torch's CUDA LibTorch, build with ninja,
 # run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
-# Logs and JSON go to $OUT (default build-cuda/out).
+# Logs and JSON go to $BUILD/out; when $OUT is set they are also packed into $OUT/cuda-run.tgz
+# (one file, for machines that return only a few).
 #   usage: tests/cuda/run.sh [--no-bench | --build-only]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-cuda}
-OUT=${OUT:-$BUILD/out}
-mkdir -p "$OUT"
+RESULTS=${OUT:-}
+OUT=$BUILD/out
+rm -rf "$OUT" && mkdir -p "$OUT"
+pack() { [[ -n "$RESULTS" ]] && tar czf "$RESULTS/cuda-run.tgz" -C "$OUT" .; }
+trap pack EXIT
 run_bench=1
 [[ "${1:-}" == "--no-bench" ]] && run_bench=0
 build_only=0
@@ -56,10 +60,24 @@ if [[ $run_bench -eq 1 ]]; then
   timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
     >"$OUT/bench_codec.txt" 2>&1 || status=1
   step "bench train"
-  timeout 300 "$BUILD/cosae" bench train --device cuda --json "$OUT/bench_train.json" \
+  # GPU busy share, sampled while the fp32 benchmark runs
+  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/gpu_busy.txt" 2>/dev/null &
+  sampler=$!
+  timeout 300 "$BUILD/cosae" bench train --device cuda --steps 100 --json "$OUT/bench_train.json" \
     >"$OUT/bench_train.txt" 2>&1 || status=1
+  kill $sampler 2>/dev/null
+  # mean over the span from the first to the last busy sample (start-up and exit left out)
+  awk '{ v[NR] = $1; if ($1 > 0) { if (!first) first = NR; last = NR } }
+       END { for (i = first; i <= last && first; i++) { s += v[i]; n++ }
+             if (n) printf "GPU busy during bench train: %.1f%% (mean of %d samples, 100 ms apart)\n", s / n, n }' \
+    "$OUT/gpu_busy.txt" | tee -a "$OUT/bench_train.txt"
   timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
     >>"$OUT/bench_train.txt" 2>&1 || status=1
+  if "$BUILD/cosae" info | grep -q nccl; then
+    step "bench train under torchrun (one rank, NCCL)"
+    timeout 300 python3 -m torch.distributed.run --nproc-per-node 1 --no-python "$BUILD/cosae" bench train \
+      --device cuda --steps 30 --json "$OUT/bench_train_nccl.json" >>"$OUT/bench_train.txt" 2>&1 || status=1
+  fi
   step "peer: the same training step in Python PyTorch"
   for precision in "" --bf16; do
     timeout 300 python3 tests/peer/train_step_peer.py --device cuda $precision \
