@@ -11,11 +11,18 @@
 #                                        once both have ended: resume both to STEPS in total
 #                                        (the cosine schedule restarts over the longer span),
 #                                        in the foreground, stopping after SECONDS at most
+#   models/train_gpu.sh study STEPS SECONDS
+#                                        the measurements behind training choices, from scratch,
+#                                        side by side: spiral against spectrum-drawn frequencies,
+#                                        the focal frequency loss, and one model for one quality
+#                                        (lambda of q3) given a sixth of the steps, the same GPU
+#                                        time per level as six such models
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
-#   models/train_gpu.sh finish          wait for both runs to end; pack models and logs
+#   models/train_gpu.sh finish          wait for the runs to end; pack models and logs
 #
 # Data: data/train (cosae prepare output, see README "Training data"); validation curve on
-# samples/. Runs in runs/{default,ablation}; logs, metrics and models go to $OUT.
+# samples/. Runs in runs/NAME; models go to $OUT (f16 exports whole, larger ones in pieces),
+# logs and metrics to $OUT/train-logs.tgz.
 # Environment: NAMES="default" trains only the default model; INIT=models/default.safetensors
 # starts the default run from that model's weights (checkpoints do not outlive a machine, the
 # shipped model does).
@@ -23,14 +30,19 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-cuda}
 OUT=${OUT:-$BUILD/out}
+LOGS=$BUILD/train-logs  # packed into $OUT/train-logs.tgz: the machine returns only a few files
 DATA=${DATA:-data/train}
 RUNS=${RUNS:-runs}
-mkdir -p "$OUT" "$RUNS"
+mkdir -p "$OUT" "$RUNS" "$LOGS"
 COSAE="$BUILD/cosae"
-read -r -a NAMES <<< "${NAMES:-default ablation}"
+STUDY="study-spiral study-spectrum study-fft study-q3"
+default_names="default ablation"
+threads=7  # loader threads per run (16 cores)
+[[ ${1:-} == study ]] && { default_names=$STUDY; threads=3; }
+read -r -a NAMES <<< "${NAMES:-$default_names}"
 INIT=${INIT:-}
 # Shared by both runs; seed, batch, crop and learning rate are part of the recipe.
-COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads 7 --seed 1
+COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
         --checkpoint-every 1000)
 
 # Anchored: the shell that started this script may hold the same words in its command line.
@@ -43,12 +55,27 @@ progress() {
   done
 }
 
-collect() {  # small files: logs and metrics of both runs
+# Each run's own options, by name.
+run_args() {
+  case $1 in
+    default) echo "--config default ${INIT:+--init $INIT}" ;;
+    ablation) echo "--config ablation --export-dtype f16" ;;  # 5M more weights than the HCM: keep it small
+    study-spiral) echo "--config default --export-dtype f16" ;;
+    study-spectrum) echo "--config default --freq-init spectrum --export-dtype f16" ;;
+    study-fft) echo "--config default --fft-loss 1 --export-dtype f16" ;;
+    study-q3) echo "--config $RUNS/q3.json --export-dtype f16" ;;
+    *) echo "unknown run $1" >&2; exit 2 ;;
+  esac
+}
+
+collect() {  # small files: logs and metrics of the runs, packed into one
   for n in "${NAMES[@]}"; do
     [[ -d "$RUNS/$n" ]] || continue
-    cp "$RUNS/$n/train.log" "$OUT/$n.train.log" 2>/dev/null
-    cp "$RUNS/$n/metrics.jsonl" "$OUT/$n.metrics.jsonl" 2>/dev/null
+    for f in "$RUNS/$n"/*.log "$RUNS/$n/metrics.jsonl"; do
+      [[ -f $f ]] && cp "$f" "$LOGS/$n.$(basename "$f")"
+    done
   done
+  tar czf "$OUT/train-logs.tgz" -C "$LOGS" .
 }
 
 case "${1:-}" in
@@ -61,7 +88,7 @@ case "${1:-}" in
     rm -rf "$RUNS/probe-"*
     for n in "${NAMES[@]}"; do
       "$COSAE" train "${COMMON[@]}" --config "$n" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
-        >"$OUT/probe-$n.log" 2>&1 &
+        >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
     rate=$(python3 -c "
@@ -69,19 +96,15 @@ import json,sys
 def rate(path):
     (s1, r1), (s2, r2) = [(j['step'], j['it_s']) for j in map(json.loads, open(path)) if 'it_s' in j][-2:]
     return (s2 - s1) / (s2 / r2 - s1 / r1)
-print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { tail -5 "$OUT"/probe-*.log; exit 1; }
+print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { tail -5 "$LOGS"/probe-*.log; exit 1; }
     left=$(( budget - ($(date +%s) - began) ))
     steps=$(python3 -c "print(int($rate * $left * 0.95 // 100 * 100))")
-    echo "probe: $rate steps/s each with both running; $left s left -> $steps steps" | tee "$OUT/plan.txt"
+    echo "probe: $rate steps/s each with both running; $left s left -> $steps steps" | tee "$LOGS/plan.txt"
     for n in "${NAMES[@]}"; do
       rm -rf "$RUNS/$n"
       mkdir -p "$RUNS/$n"
-      dtype=f32
-      [[ $n == ablation ]] && dtype=f16  # 5M more weights than CosAE's HCM: keep the file small
-      init=()
-      [[ $n == default && -n $INIT ]] && init=(--init "$INIT")
-      setsid nohup "$COSAE" train "${COMMON[@]}" "${init[@]}" --val samples --config "$n" --out "$RUNS/$n" --steps "$steps" \
-        --val-every $(( steps / 10 )) --log-every 100 --time-limit "$left" --export-dtype "$dtype" \
+      setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$n") --val samples --out "$RUNS/$n" --steps "$steps" \
+        --val-every $(( steps / 10 )) --log-every 100 --time-limit "$left" \
         >"$RUNS/$n/train.log" 2>&1 </dev/null &
     done
     sleep 20
@@ -100,19 +123,35 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     wait
     progress
     collect
-    for n in "${NAMES[@]}"; do cp "$RUNS/$n/train2.log" "$OUT/$n.train2.log"; done
+    ;;
+  study)
+    steps=${2:?steps}
+    seconds=${3:?seconds}
+    [[ -x $COSAE ]] || bash tests/cuda/run.sh --build-only || exit 1
+    echo '{"name": "cosae-d64-q3", "lambdas": [0.0067]}' >"$RUNS/q3.json"  # the default's third quality
+    for n in "${NAMES[@]}"; do
+      rm -rf "$RUNS/$n"
+      mkdir -p "$RUNS/$n"
+      s=$steps
+      [[ $n == study-q3 ]] && s=$(( steps / 6 ))
+      setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$n") --val samples --out "$RUNS/$n" --steps "$s" \
+        --val-every $(( s / 4 )) --log-every 100 --time-limit "$seconds" \
+        >"$RUNS/$n/train.log" 2>&1 </dev/null &
+    done
+    sleep 30
+    progress
     ;;
   watch)
     seconds=${2:?seconds}
     end=$(( $(date +%s) + seconds ))
     while (( $(date +%s) < end )) && running; do
-      nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >>"$OUT/gpu_busy.csv"
+      nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >>"$LOGS/gpu_busy.csv"
       sleep 5
     done
     python3 -c "
 import sys
 u=[float(l.split(',')[1].split()[0]) for l in open(sys.argv[1]) if l.strip()]
-print(f'GPU busy: mean {sum(u)/len(u):.1f}% over {len(u)} samples') if u else None" "$OUT/gpu_busy.csv"
+print(f'GPU busy: mean {sum(u)/len(u):.1f}% over {len(u)} samples') if u else None" "$LOGS/gpu_busy.csv"
     progress
     collect
     ;;
@@ -124,11 +163,15 @@ print(f'GPU busy: mean {sum(u)/len(u):.1f}% over {len(u)} samples') if u else No
       m="$RUNS/$n/model.safetensors"
       [[ -f $m ]] || { echo "$n: no model"; continue; }
       ls -l "$m"
-      split -b 15M -d "$m" "$OUT/$n.safetensors.part"  # files come back in pieces of <= 16 MiB
+      if (( $(stat -c %s "$m") < 16 * 1024 * 1024 )); then
+        cp "$m" "$OUT/$n.safetensors"
+      else
+        split -b 15M -d "$m" "$OUT/$n.safetensors.part"  # files come back in pieces of <= 16 MiB
+      fi
     done
     ;;
   *)
-    sed -n 2,16p "$0"
+    sed -n 2,26p "$0"
     exit 2
     ;;
 esac

@@ -3,7 +3,8 @@
 # run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
 # Logs and JSON go to $BUILD/out; when $OUT is set they are also packed into $OUT/cuda-run.tgz
 # (one file, for machines that return only a few).
-#   usage: tests/cuda/run.sh [--no-bench | --build-only]
+#   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench]
+#   (--train-bench: build, then only the training benchmarks and the Python peer)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-cuda}
@@ -12,10 +13,12 @@ OUT=$BUILD/out
 rm -rf "$OUT" && mkdir -p "$OUT"
 pack() { [[ -n "$RESULTS" ]] && tar czf "$RESULTS/cuda-run.tgz" -C "$OUT" .; }
 trap pack EXIT
-run_bench=1
-[[ "${1:-}" == "--no-bench" ]] && run_bench=0
-build_only=0
-[[ "${1:-}" == "--build-only" ]] && build_only=1
+run_tests=1 run_bench=1 build_only=0
+case "${1:-}" in
+  --no-bench) run_bench=0 ;;
+  --build-only) build_only=1 ;;
+  --train-bench) run_tests=0 ;;
+esac
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
@@ -28,6 +31,12 @@ step configure
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DCOSAE_WITH_OPENCV=OFF -DCOSAE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$nvcc_path" \
   >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
+grep "cosae: LibTorch" "$OUT/configure.log"
+if grep -q "NCCL OFF" "$OUT/configure.log"; then  # where is (or isn't) nccl.h?
+  torch_dir=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+  find "$torch_dir/.." -maxdepth 4 -name nccl.h 2>/dev/null | head -3
+  ls "$torch_dir/include/torch/csrc/distributed/c10d" 2>/dev/null | grep -c hpp
+fi
 step build
 start=$(date +%s)
 ninja -C "$BUILD" -j16 >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
@@ -35,30 +44,38 @@ echo "build: $(( $(date +%s) - start )) s"
 "$BUILD/cosae" info
 [[ $build_only -eq 1 ]] && exit 0
 
-step "tests [cuda]"
-timeout 300 "$BUILD/cosae_tests" "[cuda]" >"$OUT/tests_cuda.log" 2>&1 || status=1
-tail -3 "$OUT/tests_cuda.log"
-[[ $status -ne 0 ]] && grep -B3 -A12 FAILED "$OUT/tests_cuda.log" | head -80
-step "tests (all others)"
-if ! timeout 300 "$BUILD/cosae_tests" "~[cuda]" >"$OUT/tests_cpu.log" 2>&1; then
-  status=1
-  grep -B3 -A12 FAILED "$OUT/tests_cpu.log" | head -60
-  debugger=$(command -v gdb || command -v cuda-gdb || ls /usr/local/cuda/bin/cuda-gdb 2>/dev/null || true)
-  if [[ -n "$debugger" ]]; then  # where did it crash?
-    for tag in "[cli]" "[io]"; do
-      timeout 120 "$debugger" -batch -ex run -ex bt --args "$BUILD/cosae_tests" "$tag" 2>&1 | grep -E "^#|signal" | head -25
-    done
+if [[ $run_tests -eq 1 ]]; then
+  step "tests [cuda]"
+  timeout 300 "$BUILD/cosae_tests" "[cuda]" >"$OUT/tests_cuda.log" 2>&1 || status=1
+  tail -3 "$OUT/tests_cuda.log"
+  [[ $status -ne 0 ]] && grep -B3 -A12 FAILED "$OUT/tests_cuda.log" | head -80
+  step "tests (all others)"
+  if ! timeout 300 "$BUILD/cosae_tests" "~[cuda]" >"$OUT/tests_cpu.log" 2>&1; then
+    status=1
+    grep -B3 -A12 FAILED "$OUT/tests_cpu.log" | head -60
+    debugger=$(command -v gdb || command -v cuda-gdb || ls /usr/local/cuda/bin/cuda-gdb 2>/dev/null || true)
+    if [[ -n "$debugger" ]]; then  # where did it crash?
+      for tag in "[cli]" "[io]"; do
+        timeout 120 "$debugger" -batch -ex run -ex bt --args "$BUILD/cosae_tests" "$tag" 2>&1 | grep -E "^#|signal" | head -25
+      done
+    fi
   fi
+  tail -3 "$OUT/tests_cpu.log"
+else  # the training code's own tests (on the CPU device), quick
+  step "tests [train] [spectrum] [distributed]"
+  timeout 300 "$BUILD/cosae_tests" "[train],[spectrum],[distributed]" >"$OUT/tests_train.log" 2>&1 || status=1
+  tail -2 "$OUT/tests_train.log"
 fi
-tail -3 "$OUT/tests_cpu.log"
 
-if [[ $run_bench -eq 1 ]]; then
+if [[ $run_bench -eq 1 && $run_tests -eq 1 ]]; then
   step "bench synthesis"
   timeout 300 "$BUILD/cosae" bench synthesis --device cuda --json "$OUT/bench_synthesis.json" \
     >"$OUT/bench_synthesis.txt" 2>&1 || status=1
   step "bench codec"
   timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
     >"$OUT/bench_codec.txt" 2>&1 || status=1
+fi
+if [[ $run_bench -eq 1 ]]; then
   step "bench train"
   # GPU busy share, sampled while the fp32 benchmark runs
   nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/gpu_busy.txt" 2>/dev/null &
@@ -86,6 +103,6 @@ if [[ $run_bench -eq 1 ]]; then
   echo
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" || true
-  cat "$OUT/bench_synthesis.txt" "$OUT/bench_codec.txt" "$OUT/bench_train.txt" "$OUT/peer_train.txt"
+  cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt "$OUT/bench_train.txt" "$OUT/peer_train.txt" 2>/dev/null
 fi
 exit $status
