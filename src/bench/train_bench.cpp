@@ -94,6 +94,8 @@ TrainBenchResult run_train_bench(const TrainBenchOptions& o) {
   b.images_per_s = r.world_size * o.batch / mean;
   b.megapixels_per_s = b.images_per_s * o.crop * o.crop / 1e6;
   b.data_wait_share = std::accumulate(waits.begin(), waits.end(), 0.0) / total;
+  b.timed_from_unix = r.first_step_unix + std::accumulate(r.step_seconds.begin(), r.step_seconds.begin() + o.warmup, 0.0);
+  b.timed_to_unix = b.timed_from_unix + total;
   b.peak_mb = device.is_cuda() ? static_cast<double>(peak_memory_bytes(device)) / 1e6 : process_peak_rss_mb();
   return b;
 }
@@ -104,6 +106,7 @@ nlohmann::json to_json(const TrainBenchResult& r, const TrainBenchOptions& o) {
           {"warmup_steps", o.warmup},   {"timed_steps", o.steps},    {"step_ms", r.step_ms},
           {"images_per_s", r.images_per_s}, {"megapixels_per_s", r.megapixels_per_s},
           {"data_wait_share", r.data_wait_share}, {"peak_mb", r.peak_mb},
+          {"timed_from_unix", r.timed_from_unix}, {"timed_to_unix", r.timed_to_unix},
           {"data", o.data.empty() ? "synthetic" : o.data}, {"precision", o.bf16 ? "bf16 autocast" : "fp32"}};
 }
 

@@ -30,6 +30,7 @@ struct TrainBenchResult {
   double megapixels_per_s = 0;
   double data_wait_share = 0;  // of the timed steps' time, waiting for the loader
   double peak_mb = 0;          // CUDA: allocator peak; CPU: process peak RSS
+  double timed_from_unix = 0, timed_to_unix = 0;  // the timed steps' wall-clock window (for GPU samplers)
 };
 
 TrainBenchResult run_train_bench(const TrainBenchOptions& options);

@@ -93,6 +93,15 @@ COSAE_HD T harmonic_value(T p, T q, T cos_beta, T sin_beta) {
   return cos_beta * p + sin_beta * q;
 }
 
+// The pixel's basis pair from its column and row angles: cos and sin of alpha + beta, so that
+// H = a c + b s (the same value as harmonic_value(column_terms(...)), regrouped so a kernel
+// can reuse c and s for every batch entry).
+template <typename T>
+COSAE_HD void pixel_basis(T cos_alpha, T sin_alpha, T cos_beta, T sin_beta, T* c, T* s) {
+  *c = cos_alpha * cos_beta - sin_alpha * sin_beta;
+  *s = sin_alpha * cos_beta + cos_alpha * sin_beta;
+}
+
 // Column sums of G C and G S from the row sums r_c, r_s.
 template <typename T>
 COSAE_HD void column_grad_sums(T cos_alpha, T sin_alpha, T r_c, T r_s, T* g_c, T* g_s) {

@@ -293,6 +293,9 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       break;
     }
     const auto step_start = std::chrono::steady_clock::now();
+    if (result.step_seconds.empty())
+      result.first_step_unix =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     torch::manual_seed(mix_seed(seed, static_cast<uint64_t>(step)));  // noise and levels of this step
     for (const auto& w : loader.take_warnings()) progress.message("warning: " + w);
     auto cpu_batch = loader.batch(step);

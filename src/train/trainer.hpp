@@ -49,6 +49,7 @@ struct TrainResult {
   // Per step run: wall time, and the part of it spent waiting for the loader (the loop reads
   // each step's loss back, so on a GPU a step's time includes its device work).
   std::vector<double> step_seconds, data_wait_seconds;
+  double first_step_unix = 0;  // wall-clock time (seconds since 1970) when the first step began
   int world_size = 1;
 };
 

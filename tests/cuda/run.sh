@@ -71,23 +71,34 @@ if [[ $run_bench -eq 1 && $run_tests -eq 1 ]]; then
   step "bench synthesis"
   timeout 300 "$BUILD/cosae" bench synthesis --device cuda --json "$OUT/bench_synthesis.json" \
     >"$OUT/bench_synthesis.txt" 2>&1 || status=1
+  COSAE_SYNTHESIS_FORWARD=v2 timeout 300 "$BUILD/cosae" bench synthesis --device cuda \
+    --json "$OUT/bench_synthesis_v2.json" >"$OUT/bench_synthesis_v2.txt" 2>&1 || status=1
   step "bench codec"
   timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
     >"$OUT/bench_codec.txt" 2>&1 || status=1
 fi
 if [[ $run_bench -eq 1 ]]; then
   step "bench train"
-  # GPU busy share, sampled while the fp32 benchmark runs
-  nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/gpu_busy.txt" 2>/dev/null &
+  # GPU busy share: nvidia-smi's utilisation (time with a kernel running), sampled every
+  # 100 ms, averaged over the benchmark's timed window (its JSON gives the wall-clock span).
+  nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/gpu_busy.txt" 2>/dev/null &
   sampler=$!
-  timeout 300 "$BUILD/cosae" bench train --device cuda --steps 100 --json "$OUT/bench_train.json" \
+  timeout 300 "$BUILD/cosae" bench train --device cuda --steps 300 --json "$OUT/bench_train.json" \
     >"$OUT/bench_train.txt" 2>&1 || status=1
   kill $sampler 2>/dev/null
-  # mean over the span from the first to the last busy sample (start-up and exit left out)
-  awk '{ v[NR] = $1; if ($1 > 0) { if (!first) first = NR; last = NR } }
-       END { for (i = first; i <= last && first; i++) { s += v[i]; n++ }
-             if (n) printf "GPU busy during bench train: %.1f%% (mean of %d samples, 100 ms apart)\n", s / n, n }' \
-    "$OUT/gpu_busy.txt" | tee -a "$OUT/bench_train.txt"
+  python3 - "$OUT/bench_train.json" "$OUT/gpu_busy.txt" <<'PY' | tee -a "$OUT/bench_train.txt"
+import datetime, json, sys
+bench = json.load(open(sys.argv[1]))
+lo, hi = bench["timed_from_unix"], bench["timed_to_unix"]
+busy = []
+for line in open(sys.argv[2]):
+    stamp, value = [f.strip() for f in line.split(",")]
+    t = datetime.datetime.strptime(stamp, "%Y/%m/%d %H:%M:%S.%f").timestamp()
+    if lo <= t <= hi:
+        busy.append(float(value))
+if busy:
+    print(f"GPU busy during the timed steps: {sum(busy) / len(busy):.1f}% (mean of {len(busy)} nvidia-smi samples over {hi - lo:.1f} s)")
+PY
   timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
     >>"$OUT/bench_train.txt" 2>&1 || status=1
   if "$BUILD/cosae" info | grep -q nccl; then
@@ -103,6 +114,7 @@ if [[ $run_bench -eq 1 ]]; then
   echo
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" || true
+  grep -h "cosae  *forward" "$OUT"/bench_synthesis_v2.txt | sed 's/^/forward v2: /'
   cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt "$OUT/bench_train.txt" "$OUT/peer_train.txt" 2>/dev/null
 fi
 exit $status

@@ -16,6 +16,8 @@
 // per block, and a second kernel sums the S partials of each k in order. No atomics: the same
 // input gives the same bits on every run.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -99,7 +101,8 @@ ForwardPlan plan_forward(const Shape& s) {
 }
 
 // grid.x = ((k * h + i) * chunks + chunk) * batch_groups + group. VEC = 4 needs T % 4 == 0.
-template <typename T, int VEC>
+// VARIANT 2: threads stride over (batch entry, row, columns); 4: fixed positions, batch inner.
+template <typename T, int VEC, int VARIANT>
 __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __restrict__ amplitude,
                                                                      const T* __restrict__ phase,
                                                                      const typename AccType<T>::type* __restrict__ freqs,
@@ -137,6 +140,31 @@ __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __
 
   const int vecs_per_row = cw / VEC;
   const int per_batch = tile * vecs_per_row;
+  if constexpr (VARIANT == 4) {
+    // Each thread keeps fixed pixel positions of the block's cell row and writes them for
+    // every batch entry of the group: the index arithmetic and the basis products are done
+    // once per position, the batch loop is two shared loads, 2 FMAs per value and a store.
+    const int64_t batch_stride = K * h * tile * width;
+    T* const base = harmonic + ((b0 * K + k) * h + i) * tile * width + c0;
+    for (int pos = threadIdx.x; pos < per_batch; pos += blockDim.x) {
+      const int y = pos / vecs_per_row;
+      const int X = (pos - y * vecs_per_row) * VEC;
+      const int64_t j = (c0 + X) / tile;
+      const int x0 = static_cast<int>(c0 + X - j * tile);
+      const int cell = static_cast<int>(j - j0);
+      Acc basis_c[VEC], basis_s[VEC];
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) pixel_basis(cos_a[x0 + e], sin_a[x0 + e], cos_b[y], sin_b[y], &basis_c[e], &basis_s[e]);
+      T* out = base + static_cast<int64_t>(y) * width + X;
+      for (int bl = 0; bl < nb; ++bl, out += batch_stride) {
+        const Acc a = coef_a[bl * cells + cell], b = coef_b[bl * cells + cell];
+        Acc vals[VEC];
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) vals[e] = a * basis_c[e] + b * basis_s[e];
+        store_vec<T, VEC>(out, vals);
+      }
+    }
+  } else {
   for (int v = threadIdx.x; v < nb * per_batch; v += blockDim.x) {
     const int bl = v / per_batch;
     const int rem = v - bl * per_batch;
@@ -157,6 +185,7 @@ __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __
     }
     const int64_t row = ((b0 + bl) * K + k) * h + i;
     store_vec<T, VEC>(harmonic + (row * tile + y) * width + col0, vals);
+  }
   }
 }
 
@@ -335,10 +364,14 @@ void launch_forward(Coefficients mode, const Shape& s, const void* amplitude, co
         static_cast<T*>(harmonic), s.batch, s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.chunks,
         plan.batch_group, plan.batch_groups, mode);
   };
+  static const bool v2 = [] {
+    const char* e = std::getenv("COSAE_SYNTHESIS_FORWARD");
+    return e && std::string(e) == "v2";
+  }();
   if (s.tile % 4 == 0)
-    launch(synthesis_forward_kernel<T, 4>);
+    v2 ? launch(synthesis_forward_kernel<T, 4, 2>) : launch(synthesis_forward_kernel<T, 4, 4>);
   else
-    launch(synthesis_forward_kernel<T, 1>);
+    v2 ? launch(synthesis_forward_kernel<T, 1, 2>) : launch(synthesis_forward_kernel<T, 1, 4>);
   CUDA_CHECK_LAUNCH();
 }
 
