@@ -139,6 +139,22 @@ nlohmann::json validate(model::CosAEImpl& net, const std::vector<ValidationImage
   return levels;
 }
 
+// torch::nn::utils::clip_grad_norm_'s arithmetic (the same numbers), without reading the norm
+// back to the host: that read would stall the host until the backward pass had finished.
+void clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) {
+      grads.push_back(p.grad());
+      norms.push_back(p.grad().norm(2));
+    }
+  if (grads.empty()) return;
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  const auto scale = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  for (auto& g : grads) g.mul_(scale);
+}
+
 // --freq-init spectrum: the decoder's frequencies drawn from the mean tile spectrum of
 // 8 batches of training crops (their own sample stream, so training's is unchanged).
 void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions& o, uint64_t seed,
@@ -301,7 +317,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     auto cpu_batch = loader.batch(step);
     result.data_wait_seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
-    auto x = cpu_batch.to(device);
+    // From pinned memory the copy is asynchronous: the host goes on queueing the step.
+    auto x = device.is_cuda() ? cpu_batch.pin_memory().to(device, /*non_blocking=*/true) : cpu_batch;
     auto levels = torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong).to(device);
     const double lr = learning_rate(o, step);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -332,7 +349,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       continue;
     }
     if (group) group->average_gradients(main_params);
-    torch::nn::utils::clip_grad_norm_(main_params, o.clip_norm);
+    clip_gradient_norm(main_params, o.clip_norm);
     optimizer.step();
     aux_optimizer.zero_grad();
     auto aux = net->entropy->aux_loss();

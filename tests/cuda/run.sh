@@ -71,8 +71,6 @@ if [[ $run_bench -eq 1 && $run_tests -eq 1 ]]; then
   step "bench synthesis"
   timeout 300 "$BUILD/cosae" bench synthesis --device cuda --json "$OUT/bench_synthesis.json" \
     >"$OUT/bench_synthesis.txt" 2>&1 || status=1
-  COSAE_SYNTHESIS_FORWARD=v2 timeout 300 "$BUILD/cosae" bench synthesis --device cuda \
-    --json "$OUT/bench_synthesis_v2.json" >"$OUT/bench_synthesis_v2.txt" 2>&1 || status=1
   step "bench codec"
   timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
     >"$OUT/bench_codec.txt" 2>&1 || status=1
@@ -114,7 +112,6 @@ PY
   echo
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" || true
-  grep -h "cosae  *forward" "$OUT"/bench_synthesis_v2.txt | sed 's/^/forward v2: /'
   cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt "$OUT/bench_train.txt" "$OUT/peer_train.txt" 2>/dev/null
 fi
 exit $status

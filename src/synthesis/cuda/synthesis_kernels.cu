@@ -5,8 +5,9 @@
 //
 // Forward: one block per (k, i, chunk of <= 256 columns, group of BG batch entries). The
 // block puts the T cos/sin pairs of each separable basis angle and the coefficients (a, b) of
-// its cells in shared memory; every thread then writes VEC consecutive pixels of a row with
-// 2 FMAs each. Grouping batch entries amortises the tables over more output.
+// its cells in shared memory; every thread then owns fixed positions (VEC consecutive pixels
+// of a row), forms their basis pairs once, and writes them for every batch entry of the
+// group with 2 FMAs per value. Grouping batch entries amortises the tables over more output.
 //
 // Backward: block (k, slice s) walks a fixed slice of the cell rows of frequency k. Each
 // thread owns VEC columns of one cell row, sums G against the row basis down them, and the
@@ -16,8 +17,6 @@
 // per block, and a second kernel sums the S partials of each k in order. No atomics: the same
 // input gives the same bits on every run.
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -101,8 +100,7 @@ ForwardPlan plan_forward(const Shape& s) {
 }
 
 // grid.x = ((k * h + i) * chunks + chunk) * batch_groups + group. VEC = 4 needs T % 4 == 0.
-// VARIANT 2: threads stride over (batch entry, row, columns); 4: fixed positions, batch inner.
-template <typename T, int VEC, int VARIANT>
+template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __restrict__ amplitude,
                                                                      const T* __restrict__ phase,
                                                                      const typename AccType<T>::type* __restrict__ freqs,
@@ -140,52 +138,28 @@ __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __
 
   const int vecs_per_row = cw / VEC;
   const int per_batch = tile * vecs_per_row;
-  if constexpr (VARIANT == 4) {
-    // Each thread keeps fixed pixel positions of the block's cell row and writes them for
-    // every batch entry of the group: the index arithmetic and the basis products are done
-    // once per position, the batch loop is two shared loads, 2 FMAs per value and a store.
-    const int64_t batch_stride = K * h * tile * width;
-    T* const base = harmonic + ((b0 * K + k) * h + i) * tile * width + c0;
-    for (int pos = threadIdx.x; pos < per_batch; pos += blockDim.x) {
-      const int y = pos / vecs_per_row;
-      const int X = (pos - y * vecs_per_row) * VEC;
-      const int64_t j = (c0 + X) / tile;
-      const int x0 = static_cast<int>(c0 + X - j * tile);
-      const int cell = static_cast<int>(j - j0);
-      Acc basis_c[VEC], basis_s[VEC];
+  // Each thread keeps fixed pixel positions of the block's cell row and writes them for
+  // every batch entry of the group: the index arithmetic and the basis products are done
+  // once per position, the batch loop is two shared loads, 2 FMAs per value and a store.
+  const int64_t batch_stride = K * h * tile * width;
+  T* const base = harmonic + ((b0 * K + k) * h + i) * tile * width + c0;
+  for (int pos = threadIdx.x; pos < per_batch; pos += blockDim.x) {
+    const int y = pos / vecs_per_row;
+    const int X = (pos - y * vecs_per_row) * VEC;
+    const int64_t j = (c0 + X) / tile;
+    const int x0 = static_cast<int>(c0 + X - j * tile);
+    const int cell = static_cast<int>(j - j0);
+    Acc basis_c[VEC], basis_s[VEC];
 #pragma unroll
-      for (int e = 0; e < VEC; ++e) pixel_basis(cos_a[x0 + e], sin_a[x0 + e], cos_b[y], sin_b[y], &basis_c[e], &basis_s[e]);
-      T* out = base + static_cast<int64_t>(y) * width + X;
-      for (int bl = 0; bl < nb; ++bl, out += batch_stride) {
-        const Acc a = coef_a[bl * cells + cell], b = coef_b[bl * cells + cell];
-        Acc vals[VEC];
+    for (int e = 0; e < VEC; ++e) pixel_basis(cos_a[x0 + e], sin_a[x0 + e], cos_b[y], sin_b[y], &basis_c[e], &basis_s[e]);
+    T* out = base + static_cast<int64_t>(y) * width + X;
+    for (int bl = 0; bl < nb; ++bl, out += batch_stride) {
+      const Acc a = coef_a[bl * cells + cell], b = coef_b[bl * cells + cell];
+      Acc vals[VEC];
 #pragma unroll
-        for (int e = 0; e < VEC; ++e) vals[e] = a * basis_c[e] + b * basis_s[e];
-        store_vec<T, VEC>(out, vals);
-      }
+      for (int e = 0; e < VEC; ++e) vals[e] = a * basis_c[e] + b * basis_s[e];
+      store_vec<T, VEC>(out, vals);
     }
-  } else {
-  for (int v = threadIdx.x; v < nb * per_batch; v += blockDim.x) {
-    const int bl = v / per_batch;
-    const int rem = v - bl * per_batch;
-    const int y = rem / vecs_per_row;
-    const int X = (rem - y * vecs_per_row) * VEC;  // column within the chunk
-    const Acc cb = cos_b[y], sb = sin_b[y];
-    const int64_t col0 = c0 + X;
-    const int64_t j = col0 / tile;
-    const int x0 = static_cast<int>(col0 - j * tile);
-    // The VEC columns share one cell (T % VEC == 0 and chunk starts are multiples of VEC).
-    const Acc a = coef_a[bl * cells + (j - j0)], b = coef_b[bl * cells + (j - j0)];
-    Acc vals[VEC];
-#pragma unroll
-    for (int e = 0; e < VEC; ++e) {
-      Acc p, q;
-      column_terms(a, b, cos_a[x0 + e], sin_a[x0 + e], &p, &q);
-      vals[e] = harmonic_value(p, q, cb, sb);
-    }
-    const int64_t row = ((b0 + bl) * K + k) * h + i;
-    store_vec<T, VEC>(harmonic + (row * tile + y) * width + col0, vals);
-  }
   }
 }
 
@@ -364,14 +338,10 @@ void launch_forward(Coefficients mode, const Shape& s, const void* amplitude, co
         static_cast<T*>(harmonic), s.batch, s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.chunks,
         plan.batch_group, plan.batch_groups, mode);
   };
-  static const bool v2 = [] {
-    const char* e = std::getenv("COSAE_SYNTHESIS_FORWARD");
-    return e && std::string(e) == "v2";
-  }();
   if (s.tile % 4 == 0)
-    v2 ? launch(synthesis_forward_kernel<T, 4, 2>) : launch(synthesis_forward_kernel<T, 4, 4>);
+    launch(synthesis_forward_kernel<T, 4>);
   else
-    v2 ? launch(synthesis_forward_kernel<T, 1, 2>) : launch(synthesis_forward_kernel<T, 1, 4>);
+    launch(synthesis_forward_kernel<T, 1>);
   CUDA_CHECK_LAUNCH();
 }
 
