@@ -3,8 +3,9 @@
 # run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
 # Logs and JSON go to $BUILD/out; when $OUT is set they are also packed into $OUT/cuda-run.tgz
 # (one file, for machines that return only a few).
-#   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench]
-#   (--train-bench: build, then only the training benchmarks and the Python peer)
+#   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench | --train-speed]
+#   (--train-bench: build, then only the training benchmarks and the Python peer;
+#    --train-speed: build cosae alone, then only the float32 training benchmark and peer)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-cuda}
@@ -13,11 +14,12 @@ OUT=$BUILD/out
 rm -rf "$OUT" && mkdir -p "$OUT"
 pack() { [[ -n "$RESULTS" ]] && tar czf "$RESULTS/cuda-run.tgz" -C "$OUT" .; }
 trap pack EXIT
-run_tests=1 run_bench=1 build_only=0
+run_tests=1 run_bench=1 build_only=0 targets="" precisions=("" --bf16) quick=0
 case "${1:-}" in
   --no-bench) run_bench=0 ;;
   --build-only) build_only=1 ;;
   --train-bench) run_tests=0 ;;
+  --train-speed) run_tests=0 targets=cosae precisions=("") quick=1 ;;
 esac
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
@@ -39,7 +41,7 @@ if grep -q "NCCL OFF" "$OUT/configure.log"; then  # where is (or isn't) nccl.h?
 fi
 step build
 start=$(date +%s)
-ninja -C "$BUILD" -j16 >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
+ninja -C "$BUILD" -j16 $targets >"$OUT/build.log" 2>&1 || { grep -E "error|FAILED" -A3 "$OUT/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 "$BUILD/cosae" info
 [[ $build_only -eq 1 ]] && exit 0
@@ -61,7 +63,7 @@ if [[ $run_tests -eq 1 ]]; then
     fi
   fi
   tail -3 "$OUT/tests_cpu.log"
-else  # the training code's own tests (on the CPU device), quick
+elif [[ $quick -eq 0 ]]; then  # the training code's own tests (on the CPU device), quick
   step "tests [train] [spectrum] [distributed]"
   timeout 300 "$BUILD/cosae_tests" "[train],[spectrum],[distributed]" >"$OUT/tests_train.log" 2>&1 || status=1
   tail -2 "$OUT/tests_train.log"
@@ -97,21 +99,23 @@ for line in open(sys.argv[2]):
 if busy:
     print(f"GPU busy during the timed steps: {sum(busy) / len(busy):.1f}% (mean of {len(busy)} nvidia-smi samples over {hi - lo:.1f} s)")
 PY
-  timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
-    >>"$OUT/bench_train.txt" 2>&1 || status=1
-  if "$BUILD/cosae" info | grep -q nccl; then
-    step "bench train under torchrun (one rank, NCCL)"
-    timeout 300 python3 -m torch.distributed.run --nproc-per-node 1 --no-python "$BUILD/cosae" bench train \
-      --device cuda --steps 30 --json "$OUT/bench_train_nccl.json" >>"$OUT/bench_train.txt" 2>&1 || status=1
+  if [[ $quick -eq 0 ]]; then
+    timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
+      >>"$OUT/bench_train.txt" 2>&1 || status=1
+    if "$BUILD/cosae" info | grep -q nccl; then
+      step "bench train under torchrun (one rank, NCCL)"
+      timeout 300 python3 -m torch.distributed.run --nproc-per-node 1 --no-python "$BUILD/cosae" bench train \
+        --device cuda --steps 30 --json "$OUT/bench_train_nccl.json" >>"$OUT/bench_train.txt" 2>&1 || status=1
+    fi
   fi
   step "peer: the same training step in Python PyTorch"
-  for precision in "" --bf16; do
+  for precision in "${precisions[@]}"; do
     timeout 300 python3 tests/peer/train_step_peer.py --device cuda $precision \
       --json "$OUT/peer_train${precision/--/_}.json" >>"$OUT/peer_train.txt" 2>&1 || status=1
   done
   echo
   echo "== summary"
-  grep -h "cross-device" "$OUT/tests_cuda.log" || true
+  grep -h "cross-device" "$OUT/tests_cuda.log" 2>/dev/null || true
   cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt "$OUT/bench_train.txt" "$OUT/peer_train.txt" 2>/dev/null
 fi
 exit $status
