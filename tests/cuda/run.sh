@@ -5,7 +5,9 @@
 # (one file, for machines that return only a few).
 #   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench | --train-speed]
 #   (--train-bench: build, then only the training benchmarks and the Python peer;
-#    --train-speed: build cosae alone, then only the float32 training benchmark and peer)
+#    --train-speed: build cosae alone, then only the float32 training benchmark and peer;
+#    --scaling: build cosae alone, then the training benchmark under torchrun on 1, 2, 4, 8
+#    GPUs, as many as there are, and the scaling efficiency)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-cuda}
@@ -14,12 +16,13 @@ OUT=$BUILD/out
 rm -rf "$OUT" && mkdir -p "$OUT"
 pack() { [[ -n "$RESULTS" ]] && tar czf "$RESULTS/cuda-run.tgz" -C "$OUT" .; }
 trap pack EXIT
-run_tests=1 run_bench=1 build_only=0 targets="" precisions=("" --bf16) quick=0
+run_tests=1 run_bench=1 build_only=0 targets="" precisions=("" --bf16) quick=0 scaling=0
 case "${1:-}" in
   --no-bench) run_bench=0 ;;
   --build-only) build_only=1 ;;
   --train-bench) run_tests=0 ;;
   --train-speed) run_tests=0 targets=cosae precisions=("") quick=1 ;;
+  --scaling) run_tests=0 run_bench=0 targets=cosae quick=1 scaling=1 ;;
 esac
 
 prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
@@ -117,5 +120,27 @@ PY
   echo "== summary"
   grep -h "cross-device" "$OUT/tests_cuda.log" 2>/dev/null || true
   cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt "$OUT/bench_train.txt" "$OUT/peer_train.txt" 2>/dev/null
+fi
+if [[ $scaling -eq 1 ]]; then
+  # NVLink multicast stays off (shared hosts); torchrun passes the environment on.
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  gpus=$(nvidia-smi -L | wc -l)
+  for n in 1 2 4 8; do
+    (( n <= gpus )) || break
+    step "bench train under torchrun, $n GPU(s)"
+    timeout 240 python3 -m torch.distributed.run --nproc-per-node "$n" --no-python "$BUILD/cosae" bench train \
+      --device cuda --steps 50 --json "$OUT/scaling_$n.json" >>"$OUT/scaling.txt" 2>&1 || status=1
+  done
+  echo "== summary"
+  python3 - "$OUT" <<'PY'
+import glob, json, os, sys
+runs = sorted((json.load(open(f)) for f in glob.glob(os.path.join(sys.argv[1], "scaling_*.json"))), key=lambda r: r["world_size"])
+base = next((r["images_per_s"] for r in runs if r["world_size"] == 1), None)
+print(f"{'GPUs':>4} {'batch/GPU':>9} {'step ms':>8} {'images/s':>9} {'per GPU':>8} {'efficiency':>10}")
+for r in runs:
+    n, ips = r["world_size"], r["images_per_s"]
+    eff = f"{100 * ips / (n * base):.1f}%" if base else "-"
+    print(f"{n:>4} {r['batch_per_rank']:>9} {r['step_ms']:>8.1f} {ips:>9.1f} {ips / n:>8.1f} {eff:>10}")
+PY
 fi
 exit $status
