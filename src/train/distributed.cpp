@@ -98,6 +98,7 @@ struct DataParallel::Impl {
 
 DataParallel::DataParallel(const DistributedEnv& env, const torch::Device& device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
+  (void)device;  // used by the NCCL path only
   impl_->rank = env.rank;
   impl_->world = env.world_size;
   impl_->timeout = timeout;

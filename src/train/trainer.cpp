@@ -25,6 +25,7 @@
 #include "train/checkpoint.hpp"
 #include "train/dataset.hpp"
 #include "train/distributed.hpp"
+#include "train/foreach_adamw.hpp"
 #include "train/progress.hpp"
 #include "train/spectrum.hpp"
 
@@ -350,7 +351,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     }
     if (group) group->average_gradients(main_params);
     clip_gradient_norm(main_params, o.clip_norm);
-    optimizer.step();
+    foreach_adamw_step(optimizer);
     aux_optimizer.zero_grad();
     auto aux = net->entropy->aux_loss();
     aux.backward();
