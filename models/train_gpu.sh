@@ -55,17 +55,32 @@ progress() {
   done
 }
 
-# Each run's own options, by name.
+# Each run's export precision, and its own options, by name.
+export_args() {
+  case $1 in
+    default) echo "--export-dtype f32" ;;  # converted to f16 for shipping (cosae convert)
+    *) echo "--export-dtype f16" ;;  # the ablation has 5M more weights than the HCM: keep files small
+  esac
+}
 run_args() {
   case $1 in
     default) echo "--config default ${INIT:+--init $INIT}" ;;
-    ablation) echo "--config ablation --export-dtype f16" ;;  # 5M more weights than the HCM: keep it small
-    study-spiral) echo "--config default --export-dtype f16" ;;
-    study-spectrum) echo "--config default --freq-init spectrum --export-dtype f16" ;;
-    study-fft) echo "--config default --fft-loss 1 --export-dtype f16" ;;
-    study-q3) echo "--config $RUNS/q3.json --export-dtype f16" ;;
+    ablation) echo "--config ablation" ;;
+    study-spiral) echo "--config default" ;;
+    study-spectrum) echo "--config default --freq-init spectrum" ;;
+    study-fft) echo "--config default --fft-loss 1" ;;
+    study-q3) echo "--config $RUNS/q3.json" ;;
     *) echo "unknown run $1" >&2; exit 2 ;;
   esac
+  export_args "$1"
+}
+
+# Starts run NAME in the background (its own process session) in a fresh folder.
+launch() {  # NAME STEPS VAL_EVERY SECONDS
+  rm -rf "$RUNS/$1"
+  mkdir -p "$RUNS/$1"
+  setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
+    --val-every "$3" --log-every 100 --time-limit "$4" >"$RUNS/$1/train.log" 2>&1 </dev/null &
 }
 
 collect() {  # small files: logs and metrics of the runs, packed into one
@@ -100,13 +115,7 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     left=$(( budget - ($(date +%s) - began) ))
     steps=$(python3 -c "print(int($rate * $left * 0.95 // 100 * 100))")
     echo "probe: $rate steps/s each with both running; $left s left -> $steps steps" | tee "$LOGS/plan.txt"
-    for n in "${NAMES[@]}"; do
-      rm -rf "$RUNS/$n"
-      mkdir -p "$RUNS/$n"
-      setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$n") --val samples --out "$RUNS/$n" --steps "$steps" \
-        --val-every $(( steps / 10 )) --log-every 100 --time-limit "$left" \
-        >"$RUNS/$n/train.log" 2>&1 </dev/null &
-    done
+    for n in "${NAMES[@]}"; do launch "$n" "$steps" $(( steps / 10 )) "$left"; done
     sleep 20
     progress
     ;;
@@ -114,10 +123,8 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     total=${2:?steps}
     seconds=${3:?seconds}
     for n in "${NAMES[@]}"; do
-      dtype=f32
-      [[ $n == ablation ]] && dtype=f16
       "$COSAE" train "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
-        --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" --export-dtype "$dtype" \
+        --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" $(export_args "$n") \
         >"$RUNS/$n/train2.log" 2>&1 </dev/null &
     done
     wait
@@ -130,13 +137,9 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     [[ -x $COSAE ]] || bash tests/cuda/run.sh --build-only || exit 1
     echo '{"name": "cosae-d64-q3", "lambdas": [0.0067]}' >"$RUNS/q3.json"  # the default's third quality
     for n in "${NAMES[@]}"; do
-      rm -rf "$RUNS/$n"
-      mkdir -p "$RUNS/$n"
       s=$steps
       [[ $n == study-q3 ]] && s=$(( steps / 6 ))
-      setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$n") --val samples --out "$RUNS/$n" --steps "$s" \
-        --val-every $(( s / 4 )) --log-every 100 --time-limit "$seconds" \
-        >"$RUNS/$n/train.log" 2>&1 </dev/null &
+      launch "$n" "$s" $(( s / 4 )) "$seconds"
     done
     sleep 30
     progress
