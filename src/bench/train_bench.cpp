@@ -76,14 +76,14 @@ TrainBenchResult run_train_bench(const TrainBenchOptions& o) {
   const auto r = train::run_training(t, log);
   COSAE_CHECK(static_cast<int>(r.step_seconds.size()) == t.steps, internal, "bench train: ran ",
               r.step_seconds.size(), " of ", t.steps, " steps");
-  // The last step also writes the checkpoint and exports: leave it out with the warm-up.
-  std::vector<double> timed(r.step_seconds.begin() + o.warmup, r.step_seconds.end() - 1);
-  std::vector<double> waits(r.data_wait_seconds.begin() + o.warmup, r.data_wait_seconds.end() - 1);
-  if (timed.empty()) {
-    timed.assign(r.step_seconds.end() - 1, r.step_seconds.end());
-    waits.assign(r.data_wait_seconds.end() - 1, r.data_wait_seconds.end());
-  }
-  const double total = std::accumulate(timed.begin(), timed.end(), 0.0);
+  // The last step also writes the checkpoint and exports: leave it out with the warm-up (when
+  // there is no step besides it, time that one).
+  const std::size_t n = r.step_seconds.size();
+  const std::size_t from = n > static_cast<std::size_t>(o.warmup) + 1 ? static_cast<std::size_t>(o.warmup) : n - 1;
+  const std::size_t to = from < n - 1 ? n - 1 : n;
+  auto timed_sum = [&](const std::vector<double>& v) { return std::accumulate(v.begin() + from, v.begin() + to, 0.0); };
+  const std::vector<double> timed(r.step_seconds.begin() + from, r.step_seconds.begin() + to);
+  const double total = timed_sum(r.step_seconds);
   const double mean = total / static_cast<double>(timed.size());
 
   TrainBenchResult b;
@@ -93,8 +93,10 @@ TrainBenchResult run_train_bench(const TrainBenchOptions& o) {
   b.step_ms = 1e3 * median(timed);
   b.images_per_s = r.world_size * o.batch / mean;
   b.megapixels_per_s = b.images_per_s * o.crop * o.crop / 1e6;
-  b.data_wait_share = std::accumulate(waits.begin(), waits.end(), 0.0) / total;
-  b.timed_from_unix = r.first_step_unix + std::accumulate(r.step_seconds.begin(), r.step_seconds.begin() + o.warmup, 0.0);
+  b.data_wait_share = timed_sum(r.data_wait_seconds) / total;
+  b.queue_share = timed_sum(r.queue_seconds) / total;
+  b.sync_share = timed_sum(r.sync_seconds) / total;
+  b.timed_from_unix = r.first_step_unix + std::accumulate(r.step_seconds.begin(), r.step_seconds.begin() + from, 0.0);
   b.timed_to_unix = b.timed_from_unix + total;
   b.peak_mb = device.is_cuda() ? static_cast<double>(peak_memory_bytes(device)) / 1e6 : process_peak_rss_mb();
   return b;
@@ -105,7 +107,8 @@ nlohmann::json to_json(const TrainBenchResult& r, const TrainBenchOptions& o) {
           {"world_size", r.world_size}, {"batch_per_rank", o.batch}, {"crop", o.crop},
           {"warmup_steps", o.warmup},   {"timed_steps", o.steps},    {"step_ms", r.step_ms},
           {"images_per_s", r.images_per_s}, {"megapixels_per_s", r.megapixels_per_s},
-          {"data_wait_share", r.data_wait_share}, {"peak_mb", r.peak_mb},
+          {"data_wait_share", r.data_wait_share}, {"queue_share", r.queue_share},
+          {"sync_share", r.sync_share},         {"peak_mb", r.peak_mb},
           {"timed_from_unix", r.timed_from_unix}, {"timed_to_unix", r.timed_to_unix},
           {"data", o.data.empty() ? "synthetic" : o.data}, {"precision", o.bf16 ? "bf16 autocast" : "fp32"}};
 }
@@ -113,10 +116,12 @@ nlohmann::json to_json(const TrainBenchResult& r, const TrainBenchOptions& o) {
 std::string format_table(const TrainBenchResult& r, const TrainBenchOptions& o) {
   char line[512];
   std::snprintf(line, sizeof line,
-                "%-10s %5s %6s %5s %9s %10s %10s %9s %10s %9s\n%-10s %5d %6d %5d %9s %10.1f %10.1f %9.1f %9.1f%% %9.0f\n",
-                "config", "ranks", "batch", "crop", "precision", "step ms", "images/s", "MP/s", "data wait", "peak MB",
-                r.config.c_str(), r.world_size, o.batch, o.crop, o.bf16 ? "bf16" : "fp32", r.step_ms, r.images_per_s,
-                r.megapixels_per_s, 100 * r.data_wait_share, r.peak_mb);
+                "%-10s %5s %6s %5s %9s %10s %10s %9s %10s %9s %9s %9s\n"
+                "%-10s %5d %6d %5d %9s %10.1f %10.1f %9.1f %9.1f%% %8.1f%% %8.1f%% %9.0f\n",
+                "config", "ranks", "batch", "crop", "precision", "step ms", "images/s", "MP/s", "data wait", "queue",
+                "sync", "peak MB", r.config.c_str(), r.world_size, o.batch, o.crop, o.bf16 ? "bf16" : "fp32", r.step_ms,
+                r.images_per_s, r.megapixels_per_s, 100 * r.data_wait_share, 100 * r.queue_share, 100 * r.sync_share,
+                r.peak_mb);
   return line;
 }
 

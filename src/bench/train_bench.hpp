@@ -28,7 +28,9 @@ struct TrainBenchResult {
   double step_ms = 0;          // median over the timed steps
   double images_per_s = 0;     // all ranks: world size x batch / mean step time
   double megapixels_per_s = 0;
-  double data_wait_share = 0;  // of the timed steps' time, waiting for the loader
+  // Of the timed steps' time, the host's share waiting for the loader, queueing the forward
+  // and backward passes, and waiting for the device to finish them (train/trainer.hpp).
+  double data_wait_share = 0, queue_share = 0, sync_share = 0;
   double peak_mb = 0;          // CUDA: allocator peak; CPU: process peak RSS
   double timed_from_unix = 0, timed_to_unix = 0;  // the timed steps' wall-clock window (for GPU samplers)
 };

@@ -319,6 +319,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     result.data_wait_seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
     // From pinned memory the copy is asynchronous: the host goes on queueing the step.
+    const auto queue_start = std::chrono::steady_clock::now();
     auto x = device.is_cuda() ? cpu_batch.pin_memory().to(device, /*non_blocking=*/true) : cpu_batch;
     auto levels = torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong).to(device);
     const double lr = learning_rate(o, step);
@@ -340,7 +341,10 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     loss.backward();
     auto stats_local = torch::stack({loss.detach(), bpp.detach().mean(), mse.detach().mean()});
     if (group) stats_local = group->sum(stats_local) / env.world_size;  // means over all ranks
+    const auto sync_start = std::chrono::steady_clock::now();
     const auto stats = stats_local.to(torch::kCPU, torch::kDouble);
+    result.queue_seconds.push_back(std::chrono::duration<double>(sync_start - queue_start).count());
+    result.sync_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - sync_start).count());
     const double loss_value = stats[0].item<double>();
     ++step;
     if (!std::isfinite(loss_value)) {  // the gradients are discarded by the next zero_grad

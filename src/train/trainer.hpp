@@ -46,9 +46,11 @@ struct TrainResult {
   bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
   std::string model_path;   // exported model file ("" when stopped by a signal, or not rank 0)
   std::string weights_sha256;  // of all parameters at the end (equal on every rank)
-  // Per step run: wall time, and the part of it spent waiting for the loader (the loop reads
-  // each step's loss back, so on a GPU a step's time includes its device work).
-  std::vector<double> step_seconds, data_wait_seconds;
+  // Per step run: wall time, and the parts of it the host spent waiting for the loader,
+  // queueing the forward and backward passes, and waiting for the device to finish them (the
+  // loop reads each step's loss back, so on a GPU a step's time includes its device work).
+  // A device that outruns the host shows as little sync time and much queueing time.
+  std::vector<double> step_seconds, data_wait_seconds, queue_seconds, sync_seconds;
   double first_step_unix = 0;  // wall-clock time (seconds since 1970) when the first step began
   int world_size = 1;
 };

@@ -5,7 +5,8 @@
 # (one file, for machines that return only a few).
 #   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench | --train-speed]
 #   (--train-bench: build, then only the training benchmarks and the Python peer;
-#    --train-speed: build cosae alone, then only the float32 training benchmark and peer;
+#    --train-speed: build cosae alone, then only the training benchmarks (float32, bf16, and
+#    float32 with one intra-op CPU thread) and the peer;
 #    --scaling: build cosae alone, then the training benchmark under torchrun on 1, 2, 4, 8
 #    GPUs, as many as there are, and the scaling efficiency)
 set -uo pipefail
@@ -21,7 +22,7 @@ case "${1:-}" in
   --no-bench) run_bench=0 ;;
   --build-only) build_only=1 ;;
   --train-bench) run_tests=0 ;;
-  --train-speed) run_tests=0 targets=cosae precisions=("") quick=1 ;;
+  --train-speed) run_tests=0 targets=cosae quick=1 ;;
   --scaling) run_tests=0 run_bench=0 targets=cosae quick=1 scaling=1 ;;
 esac
 
@@ -83,13 +84,17 @@ fi
 if [[ $run_bench -eq 1 ]]; then
   step "bench train"
   # GPU busy share: nvidia-smi's utilisation (time with a kernel running), sampled every
-  # 100 ms, averaged over the benchmark's timed window (its JSON gives the wall-clock span).
-  nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 >"$OUT/gpu_busy.txt" 2>/dev/null &
-  sampler=$!
-  timeout 300 "$BUILD/cosae" bench train --device cuda --steps 300 --json "$OUT/bench_train.json" \
-    >"$OUT/bench_train.txt" 2>&1 || status=1
-  kill $sampler 2>/dev/null
-  python3 - "$OUT/bench_train.json" "$OUT/gpu_busy.txt" <<'PY' | tee -a "$OUT/bench_train.txt"
+  # 100 ms, averaged over each benchmark's timed window (its JSON gives the wall-clock span).
+  bench_train() {  # NAME [cosae bench train options...]
+    local name=$1
+    shift
+    nvidia-smi --query-gpu=timestamp,utilization.gpu --format=csv,noheader,nounits -lms 100 \
+      >"$OUT/gpu_busy_$name.txt" 2>/dev/null &
+    local sampler=$!
+    timeout 300 "$BUILD/cosae" bench train --device cuda --json "$OUT/bench_$name.json" "$@" \
+      >>"$OUT/bench_train.txt" 2>&1 || status=1
+    kill $sampler 2>/dev/null
+    python3 - "$OUT/bench_$name.json" "$OUT/gpu_busy_$name.txt" <<'PY' | tee -a "$OUT/bench_train.txt"
 import datetime, json, sys
 bench = json.load(open(sys.argv[1]))
 lo, hi = bench["timed_from_unix"], bench["timed_to_unix"]
@@ -102,14 +107,15 @@ for line in open(sys.argv[2]):
 if busy:
     print(f"GPU busy during the timed steps: {sum(busy) / len(busy):.1f}% (mean of {len(busy)} nvidia-smi samples over {hi - lo:.1f} s)")
 PY
-  if [[ $quick -eq 0 ]]; then
-    timeout 300 "$BUILD/cosae" bench train --device cuda --bf16 --json "$OUT/bench_train_bf16.json" \
-      >>"$OUT/bench_train.txt" 2>&1 || status=1
-    if "$BUILD/cosae" info | grep -q nccl; then
-      step "bench train under torchrun (one rank, NCCL)"
-      timeout 300 python3 -m torch.distributed.run --nproc-per-node 1 --no-python "$BUILD/cosae" bench train \
-        --device cuda --steps 30 --json "$OUT/bench_train_nccl.json" >>"$OUT/bench_train.txt" 2>&1 || status=1
-    fi
+  }
+  bench_train train --steps 300
+  bench_train train_bf16 --steps 300 --bf16
+  # Does LibTorch's intra-op CPU thread pool compete with the loader's threads?
+  [[ $quick -eq 1 ]] && OMP_NUM_THREADS=1 bench_train train_omp1 --steps 300
+  if [[ $quick -eq 0 ]] && "$BUILD/cosae" info | grep -q nccl; then
+    step "bench train under torchrun (one rank, NCCL)"
+    timeout 300 python3 -m torch.distributed.run --nproc-per-node 1 --no-python "$BUILD/cosae" bench train \
+      --device cuda --steps 30 --json "$OUT/bench_train_nccl.json" >>"$OUT/bench_train.txt" 2>&1 || status=1
   fi
   step "peer: the same training step in Python PyTorch"
   for precision in "${precisions[@]}"; do
