@@ -53,7 +53,8 @@ torch::Tensor EntropyBottleneckImpl::medians() const { return quantiles.select(2
 
 torch::Tensor EntropyBottleneckImpl::aux_loss() {
   const double target_value = std::log(2.0 / kTailMass - 1.0);
-  auto target = torch::tensor({-target_value, 0.0, target_value}, quantiles.options()).view({1, 1, 3});
+  // (-t, 0, t) made where the quantiles live: a host tensor copied to a GPU would stall the host.
+  auto target = torch::arange(-1, 2, quantiles.options()).view({1, 1, 3}) * target_value;
   return torch::abs(logits_cumulative(quantiles) - target).sum();
 }
 

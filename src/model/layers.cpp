@@ -80,15 +80,25 @@ torch::Tensor WindowAttentionBlockImpl::forward(const torch::Tensor& x) {
   const int64_t nh = Hp / window, nw = Wp / window;
   auto tokens = t.reshape({B, nh, window, nw, window, C}).permute({0, 1, 3, 2, 4, 5}).reshape(
       {B * nh * nw, window * window, C});
-  torch::Tensor mask;
-  if (shift)
-    mask = shifted_window_mask(Hp, Wp, window, t.options()).repeat({B, 1, 1}).unsqueeze(1);  // [B*nW, 1, L, L]
+  const torch::Tensor mask = shift ? shift_mask(B, Hp, Wp, t.options()) : torch::Tensor();
   auto normed = norm1(tokens);
   tokens = tokens + attention(normed, normed, mask);
   tokens = tokens + mlp->forward(norm2(tokens));
   t = tokens.view({B, nh, nw, window, window, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, Hp, Wp, C});
   if (shift) t = torch::roll(t, {s, s}, {1, 2});
   return t.slice(1, 0, H).slice(2, 0, W).permute({0, 3, 1, 2}).contiguous();
+}
+
+const torch::Tensor& WindowAttentionBlockImpl::shift_mask(int64_t batch, int64_t height, int64_t width,
+                                                          const torch::TensorOptions& options) {
+  const int64_t windows = batch * (height / window) * (width / window);
+  if (!mask_.defined() || mask_.size(0) != windows || mask_height_ != height || mask_width_ != width ||
+      mask_.device() != options.device() || mask_.dtype() != options.dtype()) {
+    mask_ = shifted_window_mask(height, width, window, options).repeat({batch, 1, 1}).unsqueeze(1);  // [B*nW, 1, L, L]
+    mask_height_ = height;
+    mask_width_ = width;
+  }
+  return mask_;
 }
 
 LatentAttentionBlockImpl::LatentAttentionBlockImpl(int64_t channels, int64_t heads, int64_t kv_heads, int64_t n) {

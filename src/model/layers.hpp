@@ -36,6 +36,13 @@ struct WindowAttentionBlockImpl : torch::nn::Module {
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attention{nullptr};
   torch::nn::Sequential mlp{nullptr};
+
+ private:
+  // The shifted windows' mask for the last padded size and batch, kept on the device: built on
+  // the host, its copy to a GPU would stall the host until the device caught up, every call.
+  torch::Tensor mask_;
+  int64_t mask_height_ = 0, mask_width_ = 0;
+  const torch::Tensor& shift_mask(int64_t batch, int64_t height, int64_t width, const torch::TensorOptions& options);
 };
 TORCH_MODULE(WindowAttentionBlock);
 

@@ -414,7 +414,8 @@ std::shared_ptr<BatchLoader::StepWork> BatchLoader::schedule_locked(int64_t step
   if (!work) {
     work = std::make_shared<StepWork>();
     work->step = step;
-    work->output = torch::empty({options_.batch, 3, options_.crop, options_.crop}, torch::kFloat32);
+    work->output = torch::empty({options_.batch, 3, options_.crop, options_.crop},
+                                torch::TensorOptions(torch::kFloat32).pinned_memory(options_.pinned));
     work->data = work->output.data_ptr<float>();
   }
   return work;

@@ -52,6 +52,8 @@ struct LoaderOptions {
   double max_downscale = 1.0;   // random downscale factor in [1, max_downscale]; 1 = off
   bool flips = true;            // random left-right and top-bottom mirroring
   int prefetch = 4;             // steps prepared ahead of the one asked for
+  bool pinned = false;          // batches in page-locked memory (needs CUDA), for asynchronous
+                                // copies to a GPU
   int rank = 0;                 // this process among world_size data-parallel ranks
   int world_size = 1;
   int64_t cache_bytes = 2LL << 30;  // decoded-image cache (8-bit RGB); 0 = decode every time
