@@ -1,4 +1,5 @@
-// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--device] [--threads] [--json] [--quiet]
+// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian] [--device] [--threads]
+//              [--json] [--quiet]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -18,6 +19,7 @@ namespace {
 
 struct EncodeOptions : CodecRunOptions {
   int quality = 4;
+  std::string coding = "auto";
   bool drop_alpha = false;
 };
 
@@ -30,6 +32,10 @@ class EncodeCommand : public Command {
     app.add_option("-q,--quality", opt_.quality, "Quality level, 1 (smallest) to the model's highest (6)")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
+    app.add_option("--coding", opt_.coding,
+                   "Coefficients as cartesian (a, b), polar (amplitude, phase), or auto: both, the smaller kept")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "polar", "cartesian"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
   }
@@ -40,6 +46,7 @@ class EncodeCommand : public Command {
     auto& model = run.model;
     codec::EncodeOptions options;
     options.quality = opt_.quality;
+    options.coding = codec::coding_from_name(opt_.coding);
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
     for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
       const auto& in = opt_.inputs[i];
@@ -55,7 +62,7 @@ class EncodeCommand : public Command {
                     image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
       report_file(opt_, line,
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
-                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", opt_.quality}, {"seconds", seconds},
+                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", opt_.quality}, {"coding", opt_.coding}, {"seconds", seconds},
                    {"model", model.id}});
     }
     return 0;

@@ -66,7 +66,7 @@ void print_summary(const eval::EvalResults& r) {
 
 struct EvalCliOptions {
   std::string qualities = "all";
-  std::string baselines;
+  std::string codings, baselines;
   std::string jpeg_qualities, webp_qualities;
   std::string json, csv, report;
   int threads = 0;
@@ -79,6 +79,7 @@ class EvalCommand : public Command {
     app.add_option("--data", opt_.data, "Folder of images to evaluate (searched recursively)")->required();
     app.add_option("-m,--model", opt_.models, "Model file(s); default: the installed default model");
     app.add_option("-q,--quality", cli_.qualities, "Comma-separated quality levels, or 'all'")->capture_default_str();
+    app.add_option("--coding", cli_.codings, "Comma-separated: cartesian, polar, auto (default: auto)");
     app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
     app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
     app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");
@@ -95,6 +96,7 @@ class EvalCommand : public Command {
   int run() override {
     if (cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
     opt_.baselines = split_list(cli_.baselines);
+    opt_.codings = split_list(cli_.codings);
     if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
     if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");
     for (const auto* list : {&opt_.jpeg_qualities, &opt_.webp_qualities})

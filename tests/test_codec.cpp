@@ -63,7 +63,10 @@ TEST_CASE("the decoder reproduces the network's reconstruction, and the rate its
   cosae_test::TemporaryDirectory dir;
   auto m = tiny_codec_model(dir.path, 3);
   const auto image = smooth_image(64, 48, 3, 8);
-  const auto bytes = codec::encode(image, m, {4});
+  codec::EncodeOptions cartesian;  // the network's own rounding
+  cartesian.quality = 4;
+  cartesian.coding = codec::Coding::cartesian;
+  const auto bytes = codec::encode(image, m, cartesian);
   const auto decoded = codec::decode(bytes.data(), bytes.size(), m);
   torch::NoGradGuard no_grad;
   const auto out = m.net->forward_eval(image_to_tensor(image), 3);

@@ -147,6 +147,44 @@ TEST_CASE("rANS interleaves table symbols with raw bit fields", "[entropy]") {
   decoder.finish();
 }
 
+TEST_CASE("rANS uniform symbols round-trip over any count and cost log2(count) bits", "[entropy]") {
+  std::mt19937_64 rng(11);
+  const CdfTable table = CdfTable::from_pmf(-3, laplacian_pmf(-3, 3, 0, 1.0), 0.01);
+  struct Item { uint32_t value, count; int32_t symbol; };
+  std::vector<Item> items;
+  RansEncoder encoder;
+  double ideal_bits = 0;
+  const uint32_t counts[] = {1, 2, 3, 6, 7, 113, 1000, 40000, 65535, 65536};
+  for (int i = 0; i < 50000; ++i) {
+    const uint32_t count = counts[rng() % 10];
+    Item item{static_cast<uint32_t>(rng() % count), count, random_value(rng, table)};
+    encoder.put_uniform(item.value, item.count);
+    encoder.put(item.symbol, table);
+    ideal_bits += std::log2(static_cast<double>(count)) + table.cost_bits(item.symbol);
+    items.push_back(item);
+  }
+  // The edges of the range too.
+  for (uint32_t count : counts) {
+    items.push_back({0, count, 0});
+    items.push_back({count - 1, count, 0});
+    encoder.put_uniform(0, count), encoder.put(0, table);
+    encoder.put_uniform(count - 1, count), encoder.put(0, table);
+  }
+  const std::vector<uint8_t> bytes = encoder.finish();
+  RansDecoder decoder(bytes);
+  for (const Item& item : items) {
+    REQUIRE(decoder.get_uniform(item.count) == item.value);
+    REQUIRE(decoder.get(table) == item.symbol);
+  }
+  decoder.finish();
+  CHECK(8.0 * static_cast<double>(bytes.size()) < 1.01 * ideal_bits + 64 + 40 * 20);
+
+  RansEncoder bad;
+  CHECK_THROWS_AS(bad.put_uniform(0, 0), cosae::Error);
+  CHECK_THROWS_AS(bad.put_uniform(3, 3), cosae::Error);
+  CHECK_THROWS_AS(bad.put_uniform(0, kTotalFrequency + 1), cosae::Error);
+}
+
 TEST_CASE("rANS codes values outside the table through escapes, up to the magnitude bound", "[entropy]") {
   const CdfTable small = CdfTable::from_pmf(-2, laplacian_pmf(-2, 2, 0, 1.0));
   const CdfTable low_edge = CdfTable::from_pmf(-kMaxMagnitude, std::vector<double>(4, 1.0));

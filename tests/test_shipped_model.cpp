@@ -49,22 +49,27 @@ TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cu
   auto gpu = codec::load_codec_model(path, torch::Device(torch::kCUDA, 0));
   for (const char* name : {"astronaut.png", "chelsea.png"}) {
     const Image image = read_png(std::string(COSAE_TEST_SAMPLES_DIR) + "/" + name);
-    for (int level : {1, 4}) {
-      const auto from_gpu = codec::encode(image, gpu, {level});
-      const auto from_cpu = codec::encode(image, cpu, {level});
-      CHECK(codec::encode(image, gpu, {level}) == from_gpu);  // deterministic on the GPU too
-      const double gg = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), gpu).image);
-      const double gc = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), cpu).image);
-      const double cc = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), cpu).image);
-      const double cg = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), gpu).image);
-      std::size_t differing = 0;
-      for (std::size_t i = 0; i < std::min(from_gpu.size(), from_cpu.size()); ++i) differing += from_gpu[i] != from_cpu[i];
-      // Recorded in the test log: how far the devices' encoders and decoders drift apart.
-      std::printf("cross-device %s q%d: GPU stream %zu B, CPU stream %zu B (%zu bytes differ); PSNR dB: "
-                  "gpu->gpu %.4f gpu->cpu %.4f cpu->cpu %.4f cpu->gpu %.4f\n",
-                  name, level, from_gpu.size(), from_cpu.size(), differing, gg, gc, cc, cg);
-      CHECK(std::abs(gg - gc) < 0.05);
-      CHECK(std::abs(cc - cg) < 0.05);
-    }
+    for (int level : {1, 4})
+      for (codec::Coding mode : {codec::Coding::cartesian, codec::Coding::polar}) {
+        codec::EncodeOptions options;
+        options.quality = level;
+        options.coding = mode;
+        const auto from_gpu = codec::encode(image, gpu, options);
+        const auto from_cpu = codec::encode(image, cpu, options);
+        CHECK(codec::encode(image, gpu, options) == from_gpu);  // deterministic on the GPU too
+        const double gg = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), gpu).image);
+        const double gc = eval::psnr(image, codec::decode(from_gpu.data(), from_gpu.size(), cpu).image);
+        const double cc = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), cpu).image);
+        const double cg = eval::psnr(image, codec::decode(from_cpu.data(), from_cpu.size(), gpu).image);
+        std::size_t differing = 0;
+        for (std::size_t i = 0; i < std::min(from_gpu.size(), from_cpu.size()); ++i) differing += from_gpu[i] != from_cpu[i];
+        // Recorded in the test log: how far the devices' encoders and decoders drift apart.
+        std::printf("cross-device %s q%d %s: GPU stream %zu B, CPU stream %zu B (%zu bytes differ); PSNR dB: "
+                    "gpu->gpu %.4f gpu->cpu %.4f cpu->cpu %.4f cpu->gpu %.4f\n",
+                    name, level, codec::coding_name(mode), from_gpu.size(), from_cpu.size(), differing, gg, gc,
+                    cc, cg);
+        CHECK(std::abs(gg - gc) < 0.05);
+        CHECK(std::abs(cc - cg) < 0.05);
+      }
   }
 }

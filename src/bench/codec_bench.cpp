@@ -81,32 +81,50 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       if (size_name == s.name) size = &s;
     COSAE_CHECK(size, usage, "bench codec: unknown size '", size_name, "' (kodak, 4k)");
     const Image image = synthetic_photo(size->width, size->height);
-
-    CodecBenchRow row{size->name, "cosae", size->width, size->height};
-    std::vector<double> enc, dec, enc_entropy, dec_entropy;
-    std::vector<uint8_t> bytes;
-    reset_peak_memory(o.device);
-    for (int i = 0; i < o.warmup + o.repeats; ++i) {
-      codec::CodecTimings te, td;
-      auto t0 = std::chrono::steady_clock::now();
-      bytes = codec::encode(image, model, {o.quality}, &te);
-      auto t1 = std::chrono::steady_clock::now();
-      const auto decoded = codec::decode(bytes.data(), bytes.size(), model, &td);
-      auto t2 = std::chrono::steady_clock::now();
-      if (i < o.warmup) continue;
-      enc.push_back(std::chrono::duration<double>(t1 - t0).count());
-      dec.push_back(std::chrono::duration<double>(t2 - t1).count());
-      enc_entropy.push_back(te.entropy_s / enc.back());
-      dec_entropy.push_back(td.entropy_s / dec.back());
+    // The default settings first (auto coding: both modes, the smaller stream kept); on a GPU
+    // also float32 networks; then each coding mode alone.
+    struct Variant {
+      const char* codec;
+      bool half;
+      codec::Coding coding;
+    };
+    std::vector<Variant> variants = {{"cosae", model.half_precision, codec::Coding::smaller}};
+    if (model.half_precision) variants.push_back({"cosae-fp32", false, codec::Coding::smaller});
+    variants.push_back({"cosae-cart", model.half_precision, codec::Coding::cartesian});
+    variants.push_back({"cosae-polar", model.half_precision, codec::Coding::polar});
+    const bool default_half = model.half_precision;
+    for (const auto& variant : variants) {
+      model.half_precision = variant.half;
+      CodecBenchRow row{size->name, variant.codec, size->width, size->height};
+      std::vector<double> enc, dec, enc_entropy, dec_entropy;
+      std::vector<uint8_t> bytes;
+      reset_peak_memory(o.device);
+      codec::EncodeOptions encode_options;
+      encode_options.quality = o.quality;
+      encode_options.coding = variant.coding;
+      for (int i = 0; i < o.warmup + o.repeats; ++i) {
+        codec::CodecTimings te, td;
+        auto t0 = std::chrono::steady_clock::now();
+        bytes = codec::encode(image, model, encode_options, &te);
+        auto t1 = std::chrono::steady_clock::now();
+        const auto decoded = codec::decode(bytes.data(), bytes.size(), model, &td);
+        auto t2 = std::chrono::steady_clock::now();
+        if (i < o.warmup) continue;
+        enc.push_back(std::chrono::duration<double>(t1 - t0).count());
+        dec.push_back(std::chrono::duration<double>(t2 - t1).count());
+        enc_entropy.push_back(te.entropy_s / enc.back());
+        dec_entropy.push_back(td.entropy_s / dec.back());
+      }
+      row.bytes = bytes.size();
+      row.encode_s = median(enc);
+      row.decode_s = median(dec);
+      row.encode_entropy_share = median(enc_entropy);
+      row.decode_entropy_share = median(dec_entropy);
+      row.peak_mb =
+          o.device.is_cuda() ? static_cast<double>(peak_memory_bytes(o.device)) / 1e6 : process_peak_rss_mb();
+      result.rows.push_back(row);
     }
-    row.bytes = bytes.size();
-    row.encode_s = median(enc);
-    row.decode_s = median(dec);
-    row.encode_entropy_share = median(enc_entropy);
-    row.decode_entropy_share = median(dec_entropy);
-    row.peak_mb = o.device.is_cuda() ? static_cast<double>(peak_memory_bytes(o.device)) / 1e6 : process_peak_rss_mb();
-    result.rows.push_back(row);
-
+    model.half_precision = default_half;
     std::vector<uint8_t> rgb(image.samples.begin(), image.samples.end());
     CodecBenchRow jpeg{size->name, "jpeg-q90", size->width, size->height};
     if (time_jpeg(size->width, size->height, rgb, 90, o.warmup, o.repeats, jpeg)) result.rows.push_back(jpeg);
@@ -131,13 +149,13 @@ nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
 std::string format_table(const CodecBenchResult& r) {
   std::string out = "model: " + r.model + "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-6s %-9s %10s %8s %9s %9s %9s %9s %8s %8s %9s\n", "size", "codec", "WxH", "bpp",
+  std::snprintf(line, sizeof line, "%-6s %-11s %10s %8s %9s %9s %9s %9s %8s %8s %9s\n", "size", "codec", "WxH", "bpp",
                 "enc s", "dec s", "enc MP/s", "dec MP/s", "enc rANS", "dec rANS", "peak MB");
   out += line;
   for (const auto& row : r.rows) {
     const double mp = row.width * static_cast<double>(row.height) / 1e6;
     const std::string wh = std::to_string(row.width) + "x" + std::to_string(row.height);
-    std::snprintf(line, sizeof line, "%-6s %-9s %10s %8.4f %9.3f %9.3f %9.2f %9.2f %7.1f%% %7.1f%% %9.0f\n",
+    std::snprintf(line, sizeof line, "%-6s %-11s %10s %8.4f %9.3f %9.3f %9.2f %9.2f %7.1f%% %7.1f%% %9.0f\n",
                   row.size.c_str(), row.codec.c_str(), wh.c_str(), row.bpp(), row.encode_s, row.decode_s,
                   mp / row.encode_s, mp / row.decode_s, 100 * row.encode_entropy_share,
                   100 * row.decode_entropy_share, row.peak_mb);

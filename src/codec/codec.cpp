@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 
 #include "cosae/error.hpp"
+#include "codec/polar.hpp"
+#include "common/torch_compat.hpp"
 #include "entropy/rans.hpp"
 
 namespace cosae::codec {
@@ -18,6 +21,17 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 }  // namespace
 
+Coding coding_from_name(const std::string& name) {
+  if (name == "cartesian") return Coding::cartesian;
+  if (name == "polar") return Coding::polar;
+  if (name == "auto") return Coding::smaller;
+  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar or auto");
+}
+
+const char* coding_name(Coding coding) {
+  return coding == Coding::cartesian ? "cartesian" : coding == Coding::polar ? "polar" : "auto";
+}
+
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o, CodecTimings* timings) {
   const auto& config = m.net->config;
   COSAE_CHECK(o.quality >= 1 && o.quality <= config.quality_levels(), usage, "quality ", o.quality,
@@ -30,25 +44,54 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const int64_t h = cells(H, D), w = cells(W, D);
   x = torch::nn::functional::pad(
       x, torch::nn::functional::PadFuncOptions({0, w * D - W, 0, h * D - H}).mode(torch::kReplicate));
-  auto symbols = m.net->quantize(analyze_tiled(*m.net, x, o.quality - 1, m.encode_tile_cells, m.encode_margin_cells))
-                     .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
-                     .to(torch::kCPU, torch::kInt)
-                     .contiguous();
+  torch::Tensor latent;
+  {
+    std::optional<compat::AutocastScope> half;
+    if (m.half_precision) half.emplace(m.device, true, at::kHalf);
+    latent = analyze_tiled(*m.net, x, o.quality - 1, m.encode_tile_cells, m.encode_margin_cells).to(torch::kFloat);
+  }
+  const int64_t C = latent.size(1), n = h * w;
+  COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,
+              " cannot code polar: use cartesian coding");
+  const bool cartesian = o.coding != Coding::polar;
+  const bool polar = o.coding != Coding::cartesian && !m.amplitude_tables.empty();
+  // Everything the coders need, on the host: integer symbols and/or the centred latent.
+  torch::Tensor symbols, centred;
+  if (cartesian)
+    symbols = m.net->quantize(latent)
+                  .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
+                  .to(torch::kCPU, torch::kInt)
+                  .contiguous();
+  if (polar) centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
   const double network_s = since(network_start);
+
   const auto entropy_start = Clock::now();
-  const int64_t C = symbols.size(1), n = h * w;
-  const int32_t* s = symbols.data_ptr<int32_t>();
-  entropy::RansEncoder coder;
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
-  auto stream = coder.finish();
+  std::vector<uint8_t> stream;
+  CodingMode mode = CodingMode::cartesian;
+  if (cartesian) {
+    entropy::RansEncoder coder;
+    const int32_t* s = symbols.data_ptr<int32_t>();
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
+    stream = coder.finish();
+  }
+  if (polar) {
+    entropy::RansEncoder coder;
+    const float* c = centred.data_ptr<float>();
+    put_polar(coder, c, c + (C / 2) * n, C / 2, n, m.amplitude_tables);
+    auto polar_stream = coder.finish();
+    if (!cartesian || polar_stream.size() < stream.size()) {
+      stream = std::move(polar_stream);
+      mode = CodingMode::polar;
+    }
+  }
   if (timings) *timings = {network_s, since(entropy_start)};
 
   BitstreamHeader header;
   header.model_id = m.id;
   header.model_sha256 = m.file_sha256;
   header.quality = static_cast<uint8_t>(o.quality);
-  header.mode = CodingMode::cartesian;
+  header.mode = mode;
   header.width = image.width;
   header.height = image.height;
   header.channels = image.channels;
@@ -106,7 +149,8 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   const auto& header = parsed.header;
   check_bitstream_model(header, m.id, m.file_sha256);
   const auto& config = m.net->config;
-  COSAE_CHECK(header.mode == CodingMode::cartesian, bad_input, "bitstream uses a coding mode this model lacks");
+  COSAE_CHECK(header.mode == CodingMode::cartesian || !m.amplitude_tables.empty(), bad_input,
+              "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
               int(header.quality), " outside 1..", config.quality_levels());
   COSAE_CHECK(parsed.streams.size() == 1, bad_input, "bitstream holds ", parsed.streams.size(),
@@ -119,15 +163,25 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
   float* s = symbols.data_ptr<float>();
   entropy::RansDecoder coder(parsed.streams[0].data, parsed.streams[0].size);
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t i = 0; i < n; ++i) s[c * n + i] = static_cast<float>(coder.get(m.tables[static_cast<std::size_t>(c)]));
+  if (header.mode == CodingMode::cartesian) {
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < n; ++i) s[c * n + i] = static_cast<float>(coder.get(m.tables[static_cast<std::size_t>(c)]));
+  } else {
+    get_polar(coder, s, s + (C / 2) * n, C / 2, n, m.amplitude_tables);
+  }
   coder.finish();
   const double entropy_s = since(entropy_start);
 
   torch::NoGradGuard no_grad;
   const auto network_start = Clock::now();
-  auto x = synthesize_tiled(*m.net, m.net->dequantize(symbols.to(m.device)), header.quality - 1, m.decode_tile_cells,
-                            m.decode_margin_cells);
+  torch::Tensor x;
+  {
+    std::optional<compat::AutocastScope> half;
+    if (m.half_precision) half.emplace(m.device, true, at::kHalf);
+    x = synthesize_tiled(*m.net, m.net->dequantize(symbols.to(m.device)), header.quality - 1, m.decode_tile_cells,
+                         m.decode_margin_cells)
+            .to(torch::kFloat);
+  }
   x = x.slice(2, 0, header.height).slice(3, 0, header.width);
   const int out_channels = header.channels <= 2 ? 1 : 3;
   Decoded decoded{tensor_to_image(x, out_channels, header.bit_depth), header};

@@ -1,9 +1,11 @@
-// Image <-> .cosae bitstream with a CodecModel: pad to a multiple of D, encoder, per-channel
-// integer symbols round(y - median), rANS with the model's CDF tables, bitstream container.
-// Entropy decoding uses only integer tables, so symbols decode identically on any device.
+// Image <-> .cosae bitstream with a CodecModel: pad to a multiple of D, encoder, symbols
+// (Cartesian: per channel round(y - median); polar: amplitude and phase per frequency, see
+// codec/polar.hpp), rANS with the model's integer CDF tables, bitstream container. Entropy
+// decoding uses only integer tables, so symbols decode identically on any device.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "codec/model_package.hpp"
@@ -13,9 +15,18 @@
 
 namespace cosae::codec {
 
+// How encode codes the coefficients: Cartesian, polar, or both with the smaller stream kept
+// (`auto`, the default: on the validation set neither mode wins at every rate; README,
+// "Coefficient coding"). The header records the mode a stream uses.
+enum class Coding { cartesian, polar, smaller };
+// "cartesian", "polar", "auto"; throws cosae::Error (usage) for anything else.
+Coding coding_from_name(const std::string& name);
+const char* coding_name(Coding coding);
+
 struct EncodeOptions {
   int quality = 4;  // 1 .. the model's number of levels
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
+  Coding coding = Coding::smaller;
 };
 
 // Where the time went (for benchmarks); the network part includes host <-> device copies.

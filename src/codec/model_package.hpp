@@ -17,10 +17,17 @@ namespace cosae::codec {
 struct CodecModel {
   model::CosAE net{nullptr};
   std::vector<entropy::CdfTable> tables;  // one per latent channel (2K)
+  // Polar coding's amplitude tables, one per frequency (K), derived from `tables`
+  // (codec/polar.hpp); empty when the Cartesian tables are too wide to pair up quickly.
+  std::vector<entropy::CdfTable> amplitude_tables;
   std::string id;                         // stable identity: name + content hash
   Sha256Digest file_sha256{};             // of the model file's bytes
   std::string path;
   torch::Device device = torch::kCPU;
+  // On a GPU the encoder and decoder networks run under float16 autocast (convolutions and
+  // attention in float16, the latent, the synthesis and the output in float32); on the CPU,
+  // float32 throughout. Symbols always come from float32 latents and integer tables.
+  bool half_precision = false;
   // Decoder tiling (codec/codec.hpp): 16 cells of output per tile (1024 px at D = 64; 64 cells
   // on a GPU) and the decoder's reach as context around it (set by load_codec_model).
   int64_t decode_tile_cells = 16;

@@ -33,27 +33,28 @@ inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const 
 #endif
 }
 
-// Mixed precision: while alive, LibTorch's autocast on `device`'s type is on in bfloat16
-// (convolutions and matrix products in bfloat16, float32 accumulation) or, with
-// enabled = false, off (for a region that must stay float32); the previous state comes back
-// after. LibTorch >= 2.4 has per-device-type calls; 1.13 has separate CPU and CUDA ones.
+// Mixed precision: while alive, LibTorch's autocast on `device`'s type is on in `dtype`
+// (bfloat16 or float16: convolutions and matrix products in it, float32 accumulation) or,
+// with enabled = false, off (for a region that must stay float32); the previous state comes
+// back after. LibTorch >= 2.4 has per-device-type calls; 1.13 has separate CPU and CUDA ones.
 class AutocastScope {
  public:
-  AutocastScope(const torch::Device& device, bool enabled) : type_(device.type()) {
+  AutocastScope(const torch::Device& device, bool enabled, at::ScalarType dtype = at::kBFloat16)
+      : type_(device.type()) {
 #if defined(TORCH_VERSION_MAJOR) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
     was_enabled_ = at::autocast::is_autocast_enabled(type_);
     previous_dtype_ = at::autocast::get_autocast_dtype(type_);
-    at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+    at::autocast::set_autocast_dtype(type_, dtype);
     at::autocast::set_autocast_enabled(type_, enabled);
 #else
     const bool cuda = type_ == torch::kCUDA;
     was_enabled_ = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
     previous_dtype_ = cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
     if (cuda) {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_autocast_gpu_dtype(dtype);
       at::autocast::set_enabled(enabled);
     } else {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_autocast_cpu_dtype(dtype);
       at::autocast::set_cpu_enabled(enabled);
     }
 #endif

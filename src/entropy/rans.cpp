@@ -30,9 +30,28 @@ void check_bit_count(int count) {
   COSAE_CHECK(count >= 0 && count <= 32, usage, "rANS: bit field of ", count, " bits; expected 0..32");
 }
 
+void check_uniform_count(uint32_t count) {
+  COSAE_CHECK(count >= 1 && count <= kTotalFrequency, usage, "rANS: uniform symbol over ", count,
+              " values; expected 1..", kTotalFrequency);
+}
+
+// Value v of a uniform distribution over n values owns the slots [start(v), start(v + 1)):
+// every value gets floor(2^16 / n) or one more slot.
+uint32_t uniform_start(uint32_t value, uint32_t count) {
+  return static_cast<uint32_t>((uint64_t{value} << kPrecisionBits) / count);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- encoder
+
+void RansEncoder::put_uniform(uint32_t value, uint32_t count) {
+  check_uniform_count(count);
+  COSAE_CHECK(value < count, usage, "rANS: uniform value ", value, " not below ", count);
+  if (count == 1) return;
+  const uint32_t start = uniform_start(value, count);
+  push_step(start, uniform_start(value + 1, count) - start);
+}
 
 void RansEncoder::push_bits_chunk(uint32_t bits, int count) {
   const int free_bits = kPrecisionBits - count;
@@ -162,6 +181,17 @@ uint32_t RansDecoder::get_bits(int count) {
   }
   if (count > 0) bits |= get_bits_chunk(count) << shift;
   return bits;
+}
+
+uint32_t RansDecoder::get_uniform(uint32_t count) {
+  check_uniform_count(count);
+  if (count == 1) return 0;
+  const uint32_t slot = static_cast<uint32_t>(state_) & kSlotMask;
+  // The largest v with start(v) <= slot, i.e. v * 2^16 < (slot + 1) * count.
+  const auto value = static_cast<uint32_t>(((uint64_t{slot} + 1) * count - 1) >> kPrecisionBits);
+  const uint32_t start = uniform_start(value, count);
+  advance(slot, start, uniform_start(value + 1, count) - start);
+  return value;
 }
 
 void RansDecoder::finish() const {

@@ -27,6 +27,10 @@ class RansEncoder {
   void put(int32_t value, const CdfTable& table);
   // Queues the low `count` bits of `bits` (0 <= count <= 32) at exactly one bit each.
   void put_bits(uint32_t bits, int count);
+  // Queues value (< count) of a uniform distribution over count values, 1 <= count <= 2^16:
+  // log2(count) bits to within the 16-bit rounding of its frequencies; nothing when count is 1.
+  // Throws cosae::Error (usage) outside those bounds.
+  void put_uniform(uint32_t value, uint32_t count);
 
   // Coder steps queued so far (one per symbol, one or more per escape or bit field).
   size_t pending_steps() const { return steps_.size(); }
@@ -57,6 +61,7 @@ class RansDecoder {
   // Throws (usage) for an empty table.
   int32_t get(const CdfTable& table);
   uint32_t get_bits(int count);  // 0 <= count <= 32, else throws (usage)
+  uint32_t get_uniform(uint32_t count);  // 1 <= count <= 2^16, else throws (usage)
 
   // Throws (bad_input) unless every byte was consumed and the state is back at its initial
   // value: the check that the stream held exactly the symbols that were read.

@@ -178,8 +178,19 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     for (std::size_t j = 0; j < i; ++j)
       COSAE_CHECK(models[i].id != models[j].id, usage, "model ", models[i].id, " given twice");
 
+  // Per model, the curves to run: (codec name, coding mode).
+  std::vector<codec::Coding> modes;
+  for (const auto& c : o.codings) modes.push_back(codec::coding_from_name(c));
+  if (modes.empty()) modes.push_back(codec::EncodeOptions().coding);
+  std::vector<std::vector<std::pair<std::string, codec::Coding>>> coded_as;
+  for (const auto& m : models) {
+    coded_as.emplace_back();
+    for (auto mode : modes)
+      coded_as.back().push_back({modes.size() == 1 ? m.id : m.id + "/" + codec::coding_name(mode), mode});
+  }
+
   std::size_t total = 0;
-  for (const auto& q : levels) total += q.size();
+  for (const auto& q : levels) total += q.size() * modes.size();
   for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
   total *= files.size();
   std::size_t done = 0;
@@ -199,19 +210,24 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     const bool keep = static_cast<int>(f) < o.crop_images;
     if (keep) crop_originals.push_back(reference);
     for (std::size_t m = 0; m < models.size(); ++m)
-      for (int level : levels[m]) {
-        auto t0 = std::chrono::steady_clock::now();
-        const auto bytes = codec::encode(original, models[m], {level, AlphaPolicy::discard});
-        const double encode_s = seconds_since(t0);
-        t0 = std::chrono::steady_clock::now();
-        const auto decoded = codec::decode(bytes.data(), bytes.size(), models[m]);
-        const double decode_s = seconds_since(t0);
-        const Image rgb = to_rgb8(decoded.image);
-        const std::string setting = "q" + std::to_string(level);
-        r.samples.push_back(measure(models[m].id, setting, name, reference, rgb, bytes.size(), encode_s, decode_s));
-        if (keep) kept[models[m].id][setting][name] = rgb;
-        tick(name + " " + models[m].id + " " + setting);
-      }
+      for (const auto& [name_of_codec, mode] : coded_as[m])
+        for (int level : levels[m]) {
+          codec::EncodeOptions encode_options;
+          encode_options.quality = level;
+          encode_options.alpha = AlphaPolicy::discard;
+          encode_options.coding = mode;
+          auto t0 = std::chrono::steady_clock::now();
+          const auto bytes = codec::encode(original, models[m], encode_options);
+          const double encode_s = seconds_since(t0);
+          t0 = std::chrono::steady_clock::now();
+          const auto decoded = codec::decode(bytes.data(), bytes.size(), models[m]);
+          const double decode_s = seconds_since(t0);
+          const Image rgb = to_rgb8(decoded.image);
+          const std::string setting = "q" + std::to_string(level);
+          r.samples.push_back(measure(name_of_codec, setting, name, reference, rgb, bytes.size(), encode_s, decode_s));
+          if (keep) kept[name_of_codec][setting][name] = rgb;
+          tick(name + " " + name_of_codec + " " + setting);
+        }
     for (const auto& b : o.baselines)
       for (int q : b == "jpeg" ? o.jpeg_qualities : o.webp_qualities) {
         auto coded = code_with_baseline(b, reference, q);
@@ -225,7 +241,8 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
 
   // Curves: cosae models, baselines, anchors.
   std::vector<std::pair<std::string, std::string>> codecs;  // name, kind
-  for (const auto& m : models) codecs.push_back({m.id, "cosae"});
+  for (const auto& curves : coded_as)
+    for (const auto& c : curves) codecs.push_back({c.first, "cosae"});
   for (const auto& b : o.baselines) codecs.push_back({b, "baseline"});
   for (const auto& [name, kind] : codecs) {
     std::vector<Sample> mine;

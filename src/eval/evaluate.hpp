@@ -19,6 +19,9 @@ struct EvalOptions {
   std::string data;                      // folder of images (recursive)
   std::vector<std::string> models;       // model files ("" entries not allowed; empty = default model)
   std::vector<int> qualities;            // cosae quality levels (1-based); empty = all of each model
+  // Coefficient codings to run ("cartesian", "polar", "auto"); empty = the codec's default. With more
+  // than one, each model's curves are named "<model id>/<coding>".
+  std::vector<std::string> codings;
   std::vector<std::string> baselines;    // "jpeg", "webp" (need OpenCV)
   std::vector<int> jpeg_qualities = {5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95};
   std::vector<int> webp_qualities = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95};

@@ -139,9 +139,11 @@ torch::Tensor CosAEImpl::analysis(const torch::Tensor& image, int64_t level) {
   return encoder(image) * gains_for(levels, false);
 }
 
-torch::Tensor CosAEImpl::quantize(const torch::Tensor& scaled_latent) {
-  return torch::round(scaled_latent - entropy->medians().view({1, -1, 1, 1}));
+torch::Tensor CosAEImpl::centre(const torch::Tensor& scaled_latent) {
+  return scaled_latent - entropy->medians().view({1, -1, 1, 1});
 }
+
+torch::Tensor CosAEImpl::quantize(const torch::Tensor& scaled_latent) { return torch::round(centre(scaled_latent)); }
 
 torch::Tensor CosAEImpl::dequantize(const torch::Tensor& symbols) {
   return symbols + entropy->medians().view({1, -1, 1, 1});

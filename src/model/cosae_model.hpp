@@ -55,7 +55,8 @@ struct CosAEImpl : torch::nn::Module {
   // The codec's path: latent scaled for quality `level`, its integer symbols round(y - median),
   // and back.
   torch::Tensor analysis(const torch::Tensor& image, int64_t level);
-  torch::Tensor quantize(const torch::Tensor& scaled_latent);           // -> integer-valued float
+  torch::Tensor centre(const torch::Tensor& scaled_latent);             // minus the prior's medians
+  torch::Tensor quantize(const torch::Tensor& scaled_latent);           // round(centre) as float
   torch::Tensor dequantize(const torch::Tensor& symbols);               // -> scaled latent
   torch::Tensor synthesis(const torch::Tensor& scaled_latent, int64_t level);
   // Real rounding: reconstruction and the likelihood-based bits (what the entropy coder
