@@ -42,20 +42,21 @@ nn::Sequential make_mlp(int64_t channels) {
 }
 
 // Region ids of a cyclically shifted, padded map, so that windows never attend across the
-// seams the shift creates (Swin's mask). [nW, win*win, win*win] additive mask.
+// seams the shift creates (Swin's mask). [nW, win*win, win*win] additive mask, built with
+// tensor operations where `opt` says (no host work that grows with the image).
 torch::Tensor shifted_window_mask(int64_t H, int64_t W, int64_t window, const torch::TensorOptions& opt) {
-  auto region = torch::zeros({H, W}, torch::kLong);
   const int64_t shift = window / 2;
-  int64_t id = 0;
-  for (auto [h0, h1] : {std::pair<int64_t, int64_t>{0, H - window}, {H - window, H - shift}, {H - shift, H}})
-    for (auto [w0, w1] : {std::pair<int64_t, int64_t>{0, W - window}, {W - window, W - shift}, {W - shift, W}}) {
-      if (h1 > h0 && w1 > w0) region.slice(0, h0, h1).slice(1, w0, w1).fill_(id);
-      ++id;
-    }
+  const auto ids = torch::TensorOptions(torch::kLong).device(opt.device());
+  // Along one axis: 0 before the last window, 1 in its first half, 2 in the shifted-in part.
+  auto band = [&](int64_t n) {
+    const auto i = torch::arange(n, ids);
+    return (i >= n - window).to(torch::kLong) + (i >= n - shift).to(torch::kLong);
+  };
+  const auto region = band(H).unsqueeze(1) * 3 + band(W).unsqueeze(0);  // [H, W]
   auto windows = region.view({H / window, window, W / window, window}).permute({0, 2, 1, 3}).reshape(
       {-1, window * window});
   auto same = windows.unsqueeze(2) == windows.unsqueeze(1);  // [nW, L, L]
-  return torch::zeros(same.sizes(), opt).masked_fill(same.logical_not().to(opt.device()), -1e4);
+  return torch::zeros(same.sizes(), opt).masked_fill(same.logical_not(), -1e4);
 }
 
 }  // namespace
