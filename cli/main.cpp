@@ -13,6 +13,7 @@
 #include <ATen/Parallel.h>
 
 #include "command.hpp"
+#include "common/host_memory.hpp"
 #include "cosae/error.hpp"
 
 namespace {
@@ -42,6 +43,7 @@ bool debug_errors() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cosae::keep_freed_memory();
   CLI::App app{"cosae " COSAE_VERSION " - a learned image codec built on the Cosine Autoencoder", "cosae"};
   app.set_version_flag("--version", "cosae " COSAE_VERSION);
   app.require_subcommand(1);
