@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "codec/codec.hpp"
+#include "codec/polar.hpp"
 #include "cosae/bitstream.hpp"
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
@@ -73,15 +74,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int64_t D = config.downsampling, C = config.latent_channels();
     const int64_t cells = ((header.height + D - 1) / D) * ((header.width + D - 1) / D);
     cosae::entropy::RansEncoder coder;
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < cells; ++i) {
-        const std::size_t at = 6 + static_cast<std::size_t>(c * cells + i) % (size - 6);
-        const int32_t v = static_cast<int8_t>(data[at]);
-        const int32_t scale = data[at] & 0x40 ? (data[at] & 0x20 ? 132105 : 257) : 1;  // escapes, up to the limit
-        const int32_t scaled = v * scale;
-        coder.put(std::max(-cosae::entropy::kMaxMagnitude, std::min(cosae::entropy::kMaxMagnitude, scaled)),
-                  g_model->tables[static_cast<std::size_t>(c)]);
-      }
+    std::vector<int32_t> values(static_cast<std::size_t>(C * cells));
+    for (int64_t j = 0; j < C * cells; ++j) {
+      const std::size_t at = 6 + static_cast<std::size_t>(j) % (size - 6);
+      const int32_t v = static_cast<int8_t>(data[at]);
+      const int32_t scale = data[at] & 0x40 ? (data[at] & 0x20 ? 132105 : 257) : 1;  // escapes, up to the limit
+      values[static_cast<std::size_t>(j)] =
+          std::max(-cosae::entropy::kMaxMagnitude, std::min(cosae::entropy::kMaxMagnitude, v * scale));
+    }
+    if (header.mode == cosae::CodingMode::cartesian) {
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < cells; ++i)
+          coder.put(values[static_cast<std::size_t>(c * cells + i)], g_model->tables[static_cast<std::size_t>(c)]);
+    } else {  // the same values as (a, b) pairs, amplitudes and phases
+      const std::vector<float> pairs(values.begin(), values.end());
+      cosae::codec::put_polar(coder, pairs.data(), pairs.data() + (C / 2) * cells, C / 2, cells,
+                              g_model->amplitude_tables);
+    }
     streams[0] = coder.finish();
   }
   const auto bytes = cosae::write_bitstream(header, streams);
