@@ -55,20 +55,17 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
               " cannot code polar: use cartesian coding");
   const bool cartesian = o.coding != Coding::polar;
   const bool polar = o.coding != Coding::cartesian && !m.amplitude_tables.empty();
-  // Everything the coders need, on the host: integer symbols and/or the centred latent.
-  torch::Tensor symbols, centred;
-  if (cartesian)
-    symbols = m.net->quantize(latent)
-                  .clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude)
-                  .to(torch::kCPU, torch::kInt)
-                  .contiguous();
-  if (polar) centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
+  // One copy to the host serves both coders: the centred latent (Cartesian symbols are its
+  // rounding, the same numbers as CosAEImpl::quantize).
+  const auto centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
   const double network_s = since(network_start);
 
   const auto entropy_start = Clock::now();
   std::vector<uint8_t> stream;
   CodingMode mode = CodingMode::cartesian;
   if (cartesian) {
+    const auto symbols =
+        torch::round(centred).clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude).to(torch::kInt).contiguous();
     entropy::RansEncoder coder;
     const int32_t* s = symbols.data_ptr<int32_t>();
     for (int64_t c = 0; c < C; ++c)

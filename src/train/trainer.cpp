@@ -310,6 +310,11 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     if (group) local = group->sum(torch::tensor({local ? 1.0 : 0.0}).to(device)).item<double>() > 0;
     return local;
   };
+  // From pinned memory copies are asynchronous: the host goes on queueing the step (a copy
+  // from pageable memory would wait for the device to finish all it was given).
+  auto to_device = [&](const torch::Tensor& t) {
+    return device.is_cuda() ? (t.is_pinned() ? t : t.pin_memory()).to(device, /*non_blocking=*/true) : t;
+  };
   while (step < o.steps) {
     if (stop_now()) {
       save();
@@ -328,11 +333,6 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     result.data_wait_seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
     const auto queue_start = std::chrono::steady_clock::now();
-    // From pinned memory copies are asynchronous: the host goes on queueing the step (a copy
-    // from pageable memory would wait for the device to finish all it was given).
-    auto to_device = [&](const torch::Tensor& t) {
-      return device.is_cuda() ? (t.is_pinned() ? t : t.pin_memory()).to(device, /*non_blocking=*/true) : t;
-    };
     auto x = to_device(cpu_batch);
     auto levels = to_device(torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong));
     const double lr = learning_rate(o, step);
