@@ -12,6 +12,7 @@
 #include "cosae/image.hpp"
 #include "image_test_util.hpp"
 #include "temp_dir.hpp"
+#include "common/device.hpp"
 #include "io/tensor_image.hpp"
 #if defined(COSAE_WITH_OPENCV)
 #include <opencv2/core.hpp>
@@ -157,6 +158,52 @@ TEST_CASE("Images convert to tensors and back exactly", "[io]") {
     CHECK(expect_error([] { cosae::tensor_to_image(torch::zeros({2, 3, 4, 4})); }).kind() == ErrorKind::internal);
     CHECK(expect_error([] { cosae::tensor_to_image(torch::zeros({1, 3, 4, 4}), 2); }).kind() == ErrorKind::usage);
   }
+}
+
+namespace {
+
+// The tensor-operation conversions on `device` against the host ones: every channel count and
+// bit depth, all 65536 16-bit levels, and floats at rounding boundaries, NaN and infinities.
+void check_conversion_forms_agree(const torch::Device& device) {
+  for (int channels = 1; channels <= 4; ++channels)
+    for (int depth : {8, 16}) {
+      Image image = random_image(256, 257, channels, depth, 7 * channels + depth);
+      if (depth == 16 && channels == 1)
+        for (int v = 0; v < 65536; ++v) image.samples[v] = static_cast<uint16_t>(v);
+      const auto host = cosae::image_to_tensor(image, cosae::AlphaPolicy::discard);
+      const auto ops = cosae::image_to_tensor_ops(image, cosae::AlphaPolicy::discard, device);
+      CHECK(ops.device() == device);
+      CHECK(torch::equal(ops.cpu(), host));
+      CHECK(torch::equal(cosae::image_to_tensor(image, cosae::AlphaPolicy::discard, device).cpu(), host));
+    }
+  // Levels and the halfway points between them, each also nudged one step up and down;
+  // then non-finite and out-of-range values.
+  auto values = torch::arange(0, 2 * 65536, torch::kFloat32).div(2 * 65535.0);
+  values = torch::cat({values, values.nextafter(torch::full({}, 2.0f)), values.nextafter(torch::full({}, -1.0f))});
+  using torch::indexing::Slice;
+  values.index_put_({Slice(0, 40, 5)}, std::nanf(""));
+  values.index_put_({Slice(1, 40, 5)}, INFINITY);
+  values.index_put_({Slice(2, 40, 5)}, -INFINITY);
+  values.index_put_({Slice(3, 40, 5)}, -0.25f);
+  values.index_put_({Slice(4, 40, 5)}, 1.75f);
+  const auto rgb = values.reshape({1, 3, 512, 256});
+  for (int channels : {1, 3})
+    for (int depth : {8, 16}) {
+      const Image host = cosae::tensor_to_image(rgb, channels, depth);
+      CHECK(cosae::tensor_to_image_ops(rgb.to(device), channels, depth).samples == host.samples);
+      CHECK(cosae::tensor_to_image(rgb.to(device), channels, depth).samples == host.samples);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("Tensor-operation conversions match the host ones bit for bit", "[io]") {
+  check_conversion_forms_agree(torch::kCPU);
+}
+
+TEST_CASE("Tensor-operation conversions on the GPU match the host ones bit for bit", "[io][cuda]") {
+  if (!cosae::cuda_available()) COSAE_SKIP("no CUDA device");
+  check_conversion_forms_agree(torch::Device(torch::kCUDA));
 }
 
 #if defined(COSAE_WITH_OPENCV)

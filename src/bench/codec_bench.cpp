@@ -96,7 +96,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
     for (const auto& variant : variants) {
       model.half_precision = variant.half;
       CodecBenchRow row{size->name, variant.codec, size->width, size->height};
-      std::vector<double> enc, dec, enc_entropy, dec_entropy;
+      std::vector<double> enc, dec, enc_entropy, dec_entropy, enc_network, dec_network, enc_image, dec_image;
       std::vector<uint8_t> bytes;
       reset_peak_memory(o.device);
       codec::EncodeOptions encode_options;
@@ -114,12 +114,20 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
         dec.push_back(std::chrono::duration<double>(t2 - t1).count());
         enc_entropy.push_back(te.entropy_s / enc.back());
         dec_entropy.push_back(td.entropy_s / dec.back());
+        enc_network.push_back(te.network_s / enc.back());
+        dec_network.push_back(td.network_s / dec.back());
+        enc_image.push_back(te.image_s / enc.back());
+        dec_image.push_back(td.image_s / dec.back());
       }
       row.bytes = bytes.size();
       row.encode_s = median(enc);
       row.decode_s = median(dec);
       row.encode_entropy_share = median(enc_entropy);
       row.decode_entropy_share = median(dec_entropy);
+      row.encode_network_share = median(enc_network);
+      row.decode_network_share = median(dec_network);
+      row.encode_image_share = median(enc_image);
+      row.decode_image_share = median(dec_image);
       row.peak_mb =
           o.device.is_cuda() ? static_cast<double>(peak_memory_bytes(o.device)) / 1e6 : process_peak_rss_mb();
       result.rows.push_back(row);
@@ -141,7 +149,11 @@ nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
                            {"bytes", row.bytes}, {"bpp", row.bpp()}, {"encode_s", row.encode_s},
                            {"decode_s", row.decode_s}, {"encode_mp_s", mp / row.encode_s},
                            {"decode_mp_s", mp / row.decode_s}, {"encode_entropy_share", row.encode_entropy_share},
-                           {"decode_entropy_share", row.decode_entropy_share}, {"peak_mb", row.peak_mb}});
+                           {"decode_entropy_share", row.decode_entropy_share},
+                           {"encode_network_share", row.encode_network_share},
+                           {"decode_network_share", row.decode_network_share},
+                           {"encode_image_share", row.encode_image_share},
+                           {"decode_image_share", row.decode_image_share}, {"peak_mb", row.peak_mb}});
   }
   return out;
 }
@@ -149,16 +161,23 @@ nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
 std::string format_table(const CodecBenchResult& r) {
   std::string out = "model: " + r.model + "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-6s %-11s %10s %8s %9s %9s %9s %9s %8s %8s %9s\n", "size", "codec", "WxH", "bpp",
-                "enc s", "dec s", "enc MP/s", "dec MP/s", "enc rANS", "dec rANS", "peak MB");
+  std::snprintf(line, sizeof line, "%-6s %-11s %10s %8s %9s %9s %9s %9s  %-17s  %-17s %9s\n", "size", "codec", "WxH",
+                "bpp", "enc s", "dec s", "enc MP/s", "dec MP/s", "enc net/rANS/img", "dec net/rANS/img", "peak MB");
   out += line;
+  auto shares = [](double network, double entropy, double image) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%3.0f%% /%3.0f%% /%3.0f%%", 100 * network, 100 * entropy, 100 * image);
+    return std::string(text);
+  };
   for (const auto& row : r.rows) {
     const double mp = row.width * static_cast<double>(row.height) / 1e6;
     const std::string wh = std::to_string(row.width) + "x" + std::to_string(row.height);
-    std::snprintf(line, sizeof line, "%-6s %-11s %10s %8.4f %9.3f %9.3f %9.2f %9.2f %7.1f%% %7.1f%% %9.0f\n",
+    std::snprintf(line, sizeof line, "%-6s %-11s %10s %8.4f %9.3f %9.3f %9.2f %9.2f  %-17s  %-17s %9.0f\n",
                   row.size.c_str(), row.codec.c_str(), wh.c_str(), row.bpp(), row.encode_s, row.decode_s,
-                  mp / row.encode_s, mp / row.decode_s, 100 * row.encode_entropy_share,
-                  100 * row.decode_entropy_share, row.peak_mb);
+                  mp / row.encode_s, mp / row.decode_s,
+                  shares(row.encode_network_share, row.encode_entropy_share, row.encode_image_share).c_str(),
+                  shares(row.decode_network_share, row.decode_entropy_share, row.decode_image_share).c_str(),
+                  row.peak_mb);
     out += line;
   }
   return out;

@@ -25,7 +25,11 @@ struct CodecBenchRow {
   int width = 0, height = 0;
   std::size_t bytes = 0;
   double encode_s = 0, decode_s = 0;        // medians
-  double encode_entropy_share = 0, decode_entropy_share = 0;  // of the time, rANS
+  // Shares of the time (medians): rANS coding; the networks (with the latent's transfer);
+  // the image's conversion to or from floats and its transfer (codec::CodecTimings).
+  double encode_entropy_share = 0, decode_entropy_share = 0;
+  double encode_network_share = 0, decode_network_share = 0;
+  double encode_image_share = 0, decode_image_share = 0;
   double peak_mb = 0;                       // CUDA: allocator peak; CPU: process peak RSS
   double bpp() const { return 8.0 * static_cast<double>(bytes) / (static_cast<double>(width) * height); }
 };

@@ -86,6 +86,9 @@ std::vector<SynthesisBenchRow> run_synthesis_bench(const SynthesisBenchOptions& 
       const auto t = time_median([&] { dst.copy_(src); }, dev, opt.warmup, opt.repeats);
       rows.push_back({size->name, "copy", "read+write", t.median_ms, 2 * es * pixels, 2 * es * pixels / t.median_ms / 1e6,
                       0, 0});
+      // A write-only fill of the output: the ceiling for an op that mostly writes.
+      const auto f = time_median([&] { dst.fill_(1.0f); }, dev, opt.warmup, opt.repeats);
+      rows.push_back({size->name, "fill", "write", f.median_ms, es * pixels, es * pixels / f.median_ms / 1e6, 0, 0});
     }
 
     const std::map<std::string, Method> methods = {

@@ -15,14 +15,6 @@
 
 namespace cosae::bench {
 
-void synchronize(const torch::Device& device) {
-#ifdef COSAE_WITH_CUDA
-  if (device.is_cuda()) CUDA_CHECK(cudaDeviceSynchronize());
-#else
-  (void)device;
-#endif
-}
-
 Timing time_median(const std::function<void()>& fn, const torch::Device& device, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn();
   synchronize(device);

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "common/device.hpp"  // synchronize
+
 namespace cosae::bench {
 
 struct Timing {
@@ -16,9 +18,6 @@ struct Timing {
 };
 
 Timing time_median(const std::function<void()>& fn, const torch::Device& device, int warmup, int repeats);
-
-// Waits for all work queued on the device.
-void synchronize(const torch::Device& device);
 
 // Peak bytes allocated on a CUDA device since the last reset (0 on the CPU).
 void reset_peak_memory(const torch::Device& device);

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <optional>
 
 #include "cosae/error.hpp"
 #include "codec/polar.hpp"
+#include "common/device.hpp"
 #include "common/torch_compat.hpp"
 #include "entropy/rans.hpp"
 
@@ -37,9 +39,11 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   COSAE_CHECK(o.quality >= 1 && o.quality <= config.quality_levels(), usage, "quality ", o.quality,
               " outside 1..", config.quality_levels(), " of model ", m.id);
   torch::NoGradGuard no_grad;
+  const auto image_start = Clock::now();
+  auto x = image_to_tensor(image, o.alpha, m.device);
+  const double image_s = since(image_start);
   const auto network_start = Clock::now();
   const int64_t D = config.downsampling;
-  auto x = image_to_tensor(image, o.alpha).to(m.device);
   const int64_t H = x.size(2), W = x.size(3);
   const int64_t h = cells(H, D), w = cells(W, D);
   x = torch::nn::functional::pad(
@@ -61,28 +65,35 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const double network_s = since(network_start);
 
   const auto entropy_start = Clock::now();
-  std::vector<uint8_t> stream;
-  CodingMode mode = CodingMode::cartesian;
-  if (cartesian) {
+  auto code_cartesian = [&] {
     const auto symbols =
         torch::round(centred).clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude).to(torch::kInt).contiguous();
     entropy::RansEncoder coder;
     const int32_t* s = symbols.data_ptr<int32_t>();
     for (int64_t c = 0; c < C; ++c)
       for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
-    stream = coder.finish();
-  }
-  if (polar) {
+    return coder.finish();
+  };
+  auto code_polar = [&] {
     entropy::RansEncoder coder;
     const float* c = centred.data_ptr<float>();
     put_polar(coder, c, c + (C / 2) * n, C / 2, n, m.amplitude_tables);
-    auto polar_stream = coder.finish();
-    if (!cartesian || polar_stream.size() < stream.size()) {
-      stream = std::move(polar_stream);
+    return coder.finish();
+  };
+  // auto: the two coders run at once, on two threads, and the smaller stream is kept.
+  std::future<std::vector<uint8_t>> polar_stream;
+  if (polar) polar_stream = std::async(cartesian ? std::launch::async : std::launch::deferred, code_polar);
+  std::vector<uint8_t> stream;
+  CodingMode mode = CodingMode::cartesian;
+  if (cartesian) stream = code_cartesian();
+  if (polar) {
+    auto polar_bytes = polar_stream.get();
+    if (!cartesian || polar_bytes.size() < stream.size()) {
+      stream = std::move(polar_bytes);
       mode = CodingMode::polar;
     }
   }
-  if (timings) *timings = {network_s, since(entropy_start)};
+  if (timings) *timings = {network_s, since(entropy_start), image_s};
 
   BitstreamHeader header;
   header.model_id = m.id;
@@ -180,9 +191,12 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
             .to(torch::kFloat);
   }
   x = x.slice(2, 0, header.height).slice(3, 0, header.width);
+  if (timings) synchronize(m.device);  // only to split the time between network and image
+  const double network_s = since(network_start);
+  const auto image_start = Clock::now();
   const int out_channels = header.channels <= 2 ? 1 : 3;
   Decoded decoded{tensor_to_image(x, out_channels, header.bit_depth), header};
-  if (timings) *timings = {since(network_start), entropy_s};
+  if (timings) *timings = {network_s, entropy_s, since(image_start)};
   return decoded;
 }
 

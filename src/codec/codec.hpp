@@ -30,9 +30,12 @@ struct EncodeOptions {
 };
 
 // Where the time went (for benchmarks); the network part includes host <-> device copies.
+// Where a coding's time went (seconds). image_s: the image's conversion to or from a float
+// tensor and its transfer to or from the device.
 struct CodecTimings {
   double network_s = 0;
   double entropy_s = 0;
+  double image_s = 0;
 };
 
 std::vector<uint8_t> encode(const Image& image, CodecModel& model, const EncodeOptions& options,

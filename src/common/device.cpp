@@ -4,6 +4,8 @@
 
 #ifdef COSAE_WITH_CUDA
 #include <cuda_runtime_api.h>
+
+#include "common/cuda_check.hpp"
 #endif
 
 namespace cosae {
@@ -13,6 +15,14 @@ bool cuda_available() {
   return torch::cuda::is_available();
 #else
   return false;
+#endif
+}
+
+void synchronize(const torch::Device& device) {
+#ifdef COSAE_WITH_CUDA
+  if (device.is_cuda()) CUDA_CHECK(cudaDeviceSynchronize());
+#else
+  (void)device;
 #endif
 }
 

@@ -16,4 +16,7 @@ std::string describe_device(const torch::Device& device);
 
 bool cuda_available();
 
+// Waits for all work queued on the device (nothing to wait for on the CPU).
+void synchronize(const torch::Device& device);
+
 }  // namespace cosae

@@ -3,8 +3,9 @@
 # run the [cuda] tests (and the rest), then the benchmarks; a short summary table prints last.
 # Logs and JSON go to $BUILD/out; when $OUT is set they are also packed into $OUT/cuda-run.tgz
 # (one file, for machines that return only a few).
-#   usage: tests/cuda/run.sh [--no-bench | --build-only | --train-bench | --train-speed]
-#   (--train-bench: build, then only the training benchmarks and the Python peer;
+#   usage: tests/cuda/run.sh [--no-bench | --no-train-bench | --build-only | --train-bench | --train-speed]
+#   (--no-train-bench: the tests, then the synthesis and codec benchmarks only;
+#    --train-bench: build, then only the training benchmarks and the Python peer;
 #    --train-speed: build cosae alone, then only the training benchmarks (float32, bf16, and
 #    float32 with one intra-op CPU thread) and the peer;
 #    --scaling: build cosae alone, then the training benchmark under torchrun on 1, 2, 4, 8
@@ -17,9 +18,10 @@ OUT=$BUILD/out
 rm -rf "$OUT" && mkdir -p "$OUT"
 pack() { [[ -n "$RESULTS" ]] && tar czf "$RESULTS/cuda-run.tgz" -C "$OUT" .; }
 trap pack EXIT
-run_tests=1 run_bench=1 build_only=0 targets="" precisions=("" --bf16) quick=0 scaling=0
+run_tests=1 run_bench=1 run_train=1 build_only=0 targets="" precisions=("" --bf16) quick=0 scaling=0
 case "${1:-}" in
   --no-bench) run_bench=0 ;;
+  --no-train-bench) run_train=0 ;;
   --build-only) build_only=1 ;;
   --train-bench) run_tests=0 ;;
   --train-speed) run_tests=0 targets=cosae quick=1 ;;
@@ -81,7 +83,12 @@ if [[ $run_bench -eq 1 && $run_tests -eq 1 ]]; then
   timeout 300 "$BUILD/cosae" bench codec --device cuda --json "$OUT/bench_codec.json" \
     >"$OUT/bench_codec.txt" 2>&1 || status=1
 fi
-if [[ $run_bench -eq 1 ]]; then
+if [[ $run_bench -eq 1 && $run_train -eq 0 ]]; then
+  echo "== summary"
+  grep -h "cross-device" "$OUT/tests_cuda.log" 2>/dev/null || true
+  cat "$OUT"/bench_synthesis.txt "$OUT"/bench_codec.txt 2>/dev/null
+fi
+if [[ $run_bench -eq 1 && $run_train -eq 1 ]]; then
   step "bench train"
   # GPU busy share: nvidia-smi's utilisation (time with a kernel running), sampled every
   # 100 ms, averaged over each benchmark's timed window (its JSON gives the wall-clock span).

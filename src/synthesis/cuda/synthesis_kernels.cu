@@ -3,11 +3,13 @@
 // Layout: amplitude/phase [B, K, h, w], harmonic [B, K, hT, wT], all contiguous. A "cell row"
 // is one (b, k, i): T output rows of wT pixels, fed by the w cells of row i.
 //
-// Forward: one block per (k, i, chunk of <= 256 columns, group of BG batch entries). The
-// block puts the T cos/sin pairs of each separable basis angle and the coefficients (a, b) of
-// its cells in shared memory; every thread then owns fixed positions (VEC consecutive pixels
-// of a row), forms their basis pairs once, and writes them for every batch entry of the
-// group with 2 FMAs per value. Grouping batch entries amortises the tables over more output.
+// Forward: one block per (k, chunk of <= 256 columns, group of G cell rows (b, i)). The block
+// puts the T cos/sin pairs of each separable basis angle, the coefficients (a, b) of its
+// cells and each row's output offset in shared memory; every thread then owns fixed
+// positions (VEC consecutive pixels of a row), forms their basis pairs once, and writes them
+// for every cell row of the group with 2 FMAs per value. All rows of a block share k, hence
+// the basis: grouping rows amortises the tables and the index arithmetic over more output,
+// also when B = 1.
 //
 // Backward: block (k, slice s) walks a fixed slice of the cell rows of frequency k. Each
 // thread owns VEC columns of one cell row, sums G against the row basis down them, and the
@@ -31,7 +33,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kChunk = 256;            // forward: columns per block
 constexpr int kMaxForwardTile = 256;   // the op's limit on T
-constexpr int kMaxForwardCoefs = 1024; // forward: cells (x batch entries) per block
+constexpr int kMaxForwardCoefs = 1024; // forward: cells (x cell rows) per block
 constexpr int kTargetForwardBlocks = 2048;
 constexpr int kTargetBackwardBlocks = 1024;
 
@@ -81,9 +83,9 @@ __device__ __forceinline__ void basis_tables(const Acc* freqs, int64_t k, int ti
 }
 
 struct ForwardPlan {
-  int64_t chunks;        // column chunks of kChunk per cell row
-  int batch_group;       // BG: batch entries per block
-  int64_t batch_groups;  // ceil(B / BG)
+  int64_t chunks;      // column chunks of kChunk per cell row
+  int row_group;       // G: cell rows (b, i) of one frequency per block
+  int64_t row_groups;  // ceil(B * h / G)
 };
 
 ForwardPlan plan_forward(const Shape& s) {
@@ -91,74 +93,79 @@ ForwardPlan plan_forward(const Shape& s) {
   const int64_t width = s.cells_x * s.tile;
   plan.chunks = (width + kChunk - 1) / kChunk;
   const int64_t cells_per_chunk = std::min<int64_t>(s.cells_x, kChunk / s.tile + 2);
-  const int64_t per_batch = s.freqs * s.cells_y * plan.chunks;  // blocks with BG = 1
-  int64_t group = std::max<int64_t>(1, per_batch * s.batch / kTargetForwardBlocks);
-  group = std::min<int64_t>({group, s.batch, std::max<int64_t>(1, kMaxForwardCoefs / cells_per_chunk)});
-  plan.batch_group = static_cast<int>(std::max<int64_t>(group, 1));
-  plan.batch_groups = (s.batch + plan.batch_group - 1) / plan.batch_group;
+  const int64_t rows = s.batch * s.cells_y;
+  const int64_t per_row = s.freqs * plan.chunks;  // blocks per cell row when G = 1
+  int64_t group = std::max<int64_t>(1, per_row * rows / kTargetForwardBlocks);
+  group = std::min<int64_t>({group, rows, std::max<int64_t>(1, kMaxForwardCoefs / cells_per_chunk)});
+  plan.row_group = static_cast<int>(std::max<int64_t>(group, 1));
+  plan.row_groups = (rows + plan.row_group - 1) / plan.row_group;
   return plan;
 }
 
-// grid.x = ((k * h + i) * chunks + chunk) * batch_groups + group. VEC = 4 needs T % 4 == 0.
+// grid.x = (k * chunks + chunk) * row_groups + group; cell row r = b * h + i. VEC = 4 needs
+// T % 4 == 0. Column indices are 32-bit (the launcher checks the width).
 template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) synthesis_forward_kernel(const T* __restrict__ amplitude,
                                                                      const T* __restrict__ phase,
                                                                      const typename AccType<T>::type* __restrict__ freqs,
-                                                                     T* __restrict__ harmonic, int64_t B, int64_t K,
-                                                                     int64_t h, int64_t w, int tile, int64_t chunks,
-                                                                     int batch_group, int64_t batch_groups,
+                                                                     T* __restrict__ harmonic, int64_t K, int64_t h,
+                                                                     int w, int tile, int64_t chunks, int row_group,
+                                                                     int64_t row_groups, int64_t rows,
                                                                      Coefficients mode) {
   using Acc = typename AccType<T>::type;
   __shared__ Acc cos_a[kMaxForwardTile], sin_a[kMaxForwardTile], cos_b[kMaxForwardTile], sin_b[kMaxForwardTile];
   __shared__ Acc coef_a[kMaxForwardCoefs], coef_b[kMaxForwardCoefs];
+  __shared__ int64_t row_offset[kMaxForwardCoefs];
 
   int64_t idx = blockIdx.x;
-  const int64_t group = idx % batch_groups;
-  idx /= batch_groups;
-  const int64_t chunk = idx % chunks;
-  idx /= chunks;
-  const int64_t i = idx % h;
-  const int64_t k = idx / h;
-  const int64_t b0 = group * batch_group;
-  const int nb = static_cast<int>(min(int64_t(batch_group), B - b0));
+  const int64_t group = idx % row_groups;
+  idx /= row_groups;
+  const int chunk = static_cast<int>(idx % chunks);
+  const int64_t k = idx / chunks;
+  const int64_t r0 = group * row_group;
+  const int nr = static_cast<int>(min(int64_t(row_group), rows - r0));
 
-  const int64_t width = w * tile;
-  const int64_t c0 = chunk * kChunk;
-  const int cw = static_cast<int>(min(int64_t(kChunk), width - c0));
-  const int64_t j0 = c0 / tile;
-  const int cells = static_cast<int>((c0 + cw - 1) / tile - j0 + 1);
+  const int width = w * tile;
+  const int c0 = chunk * kChunk;
+  const int cw = min(kChunk, width - c0);
+  const int j0 = c0 / tile;
+  const int cells = (c0 + cw - 1) / tile - j0 + 1;
+  const int64_t row_pixels = int64_t(tile) * width;
 
   basis_tables(freqs, k, tile, cos_a, sin_a, cos_b, sin_b);
-  for (int c = threadIdx.x; c < nb * cells; c += blockDim.x) {
-    const int bl = c / cells, cell = c - bl * cells;
-    const int64_t src = (((b0 + bl) * K + k) * h + i) * w + j0 + cell;
-    cell_coefficients(mode, to_acc(amplitude[src]), to_acc(phase[src]), &coef_a[c], &coef_b[c]);
+  for (int c = threadIdx.x; c < nr * cells; c += blockDim.x) {
+    const int rl = c / cells, cell = c - rl * cells;
+    const int64_t r = r0 + rl, b = r / h, i = r - b * h;
+    const int64_t row = (b * K + k) * h + i;
+    cell_coefficients(mode, to_acc(amplitude[row * w + j0 + cell]), to_acc(phase[row * w + j0 + cell]), &coef_a[c],
+                      &coef_b[c]);
+    if (cell == 0) row_offset[rl] = row * row_pixels + c0;
   }
   __syncthreads();
 
   const int vecs_per_row = cw / VEC;
-  const int per_batch = tile * vecs_per_row;
-  // Each thread keeps fixed pixel positions of the block's cell row and writes them for
-  // every batch entry of the group: the index arithmetic and the basis products are done
-  // once per position, the batch loop is two shared loads, 2 FMAs per value and a store.
-  const int64_t batch_stride = K * h * tile * width;
-  T* const base = harmonic + ((b0 * K + k) * h + i) * tile * width + c0;
-  for (int pos = threadIdx.x; pos < per_batch; pos += blockDim.x) {
+  const int per_row = tile * vecs_per_row;
+  // Each thread keeps fixed pixel positions of the chunk and writes them for every cell row
+  // of the group (all share frequency k, hence the basis): the index arithmetic and the basis
+  // products are done once per position; the row loop is two shared loads, 2 FMAs per value
+  // and a store.
+  for (int pos = threadIdx.x; pos < per_row; pos += blockDim.x) {
     const int y = pos / vecs_per_row;
     const int X = (pos - y * vecs_per_row) * VEC;
-    const int64_t j = (c0 + X) / tile;
-    const int x0 = static_cast<int>(c0 + X - j * tile);
-    const int cell = static_cast<int>(j - j0);
+    const int j = (c0 + X) / tile;
+    const int x0 = c0 + X - j * tile;
+    const int cell = j - j0;
     Acc basis_c[VEC], basis_s[VEC];
 #pragma unroll
     for (int e = 0; e < VEC; ++e) pixel_basis(cos_a[x0 + e], sin_a[x0 + e], cos_b[y], sin_b[y], &basis_c[e], &basis_s[e]);
-    T* out = base + static_cast<int64_t>(y) * width + X;
-    for (int bl = 0; bl < nb; ++bl, out += batch_stride) {
-      const Acc a = coef_a[bl * cells + cell], b = coef_b[bl * cells + cell];
+    T* const out = harmonic + int64_t(y) * width + X;
+#pragma unroll 4
+    for (int rl = 0; rl < nr; ++rl) {
+      const Acc a = coef_a[rl * cells + cell], b = coef_b[rl * cells + cell];
       Acc vals[VEC];
 #pragma unroll
       for (int e = 0; e < VEC; ++e) vals[e] = a * basis_c[e] + b * basis_s[e];
-      store_vec<T, VEC>(out, vals);
+      store_vec<T, VEC>(out + row_offset[rl], vals);
     }
   }
 }
@@ -330,13 +337,14 @@ void launch_forward(Coefficients mode, const Shape& s, const void* amplitude, co
                     cudaStream_t stream) {
   using Acc = typename AccType<T>::type;
   const ForwardPlan plan = plan_forward(s);
-  const int64_t blocks = s.freqs * s.cells_y * plan.chunks * plan.batch_groups;
-  COSAE_CHECK(blocks < (int64_t(1) << 31), usage, "harmonic synthesis: input too large");
+  const int64_t blocks = s.freqs * plan.chunks * plan.row_groups;
+  COSAE_CHECK(blocks < (int64_t(1) << 31) && s.cells_x * s.tile < (int64_t(1) << 30), usage,
+              "harmonic synthesis: input too large");
   auto launch = [&](auto kernel) {
     kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
         static_cast<const T*>(amplitude), static_cast<const T*>(phase), static_cast<const Acc*>(freqs),
-        static_cast<T*>(harmonic), s.batch, s.freqs, s.cells_y, s.cells_x, static_cast<int>(s.tile), plan.chunks,
-        plan.batch_group, plan.batch_groups, mode);
+        static_cast<T*>(harmonic), s.freqs, s.cells_y, static_cast<int>(s.cells_x), static_cast<int>(s.tile),
+        plan.chunks, plan.row_group, plan.row_groups, s.batch * s.cells_y, mode);
   };
   if (s.tile % 4 == 0)
     launch(synthesis_forward_kernel<T, 4>);
