@@ -104,11 +104,11 @@ TEST_CASE("polar symbols round-trip through the coder, escapes and zeros include
   }
   a[5] = std::nanf("");
   entropy::RansEncoder encoder;
-  codec::put_polar(encoder, a.data(), b.data(), K, n, tables);
+  codec::put_polar(encoder, a.data(), b.data(), K, n, tables.data());
   const auto bytes = encoder.finish();
   std::vector<float> ra(K * n), rb(K * n);
   entropy::RansDecoder decoder(bytes);
-  codec::get_polar(decoder, ra.data(), rb.data(), K, n, tables);
+  codec::get_polar(decoder, ra.data(), rb.data(), K, n, tables.data());
   decoder.finish();
   int zeros = 0;
   for (int64_t i = 0; i < K * n; ++i) {
@@ -121,7 +121,6 @@ TEST_CASE("polar symbols round-trip through the coder, escapes and zeros include
   }
   CHECK(zeros > 0);
   CHECK(ra[5] == 0.0f);
-  CHECK_THROWS_AS(codec::put_polar(encoder, a.data(), b.data(), 3, n, tables), Error);
 }
 
 TEST_CASE("polar bitstreams: round trips, determinism, the mode in the header, damage", "[codec][polar]") {

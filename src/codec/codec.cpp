@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
-#include <future>
 #include <optional>
 
 #include "cosae/error.hpp"
-#include "codec/polar.hpp"
 #include "common/device.hpp"
 #include "common/torch_compat.hpp"
-#include "entropy/rans.hpp"
+#include "codec/payload.hpp"
 
 namespace cosae::codec {
 
@@ -20,6 +18,12 @@ int64_t cells(int64_t pixels, int64_t D) { return (pixels + D - 1) / D; }
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::size_t total_size(const std::vector<std::vector<uint8_t>>& streams) {
+  std::size_t size = 0;
+  for (const auto& stream : streams) size += stream.size();
+  return size;
+}
 
 }  // namespace
 
@@ -65,34 +69,18 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const double network_s = since(network_start);
 
   const auto entropy_start = Clock::now();
-  auto code_cartesian = [&] {
-    const auto symbols =
-        torch::round(centred).clamp(-entropy::kMaxMagnitude, entropy::kMaxMagnitude).to(torch::kInt).contiguous();
-    entropy::RansEncoder coder;
-    const int32_t* s = symbols.data_ptr<int32_t>();
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < n; ++i) coder.put(s[c * n + i], m.tables[static_cast<std::size_t>(c)]);
-    return coder.finish();
-  };
-  auto code_polar = [&] {
-    entropy::RansEncoder coder;
-    const float* c = centred.data_ptr<float>();
-    put_polar(coder, c, c + (C / 2) * n, C / 2, n, m.amplitude_tables);
-    return coder.finish();
-  };
-  // auto: the two coders run at once, on two threads, and the smaller stream is kept.
-  std::future<std::vector<uint8_t>> polar_stream;
-  if (polar) polar_stream = std::async(cartesian ? std::launch::async : std::launch::deferred, code_polar);
-  std::vector<uint8_t> stream;
-  CodingMode mode = CodingMode::cartesian;
-  if (cartesian) stream = code_cartesian();
-  if (polar) {
-    auto polar_bytes = polar_stream.get();
-    if (!cartesian || polar_bytes.size() < stream.size()) {
-      stream = std::move(polar_bytes);
-      mode = CodingMode::polar;
-    }
-  }
+  const PayloadShape shape{C / 2, n};
+  const int64_t streams = payload_streams(shape);
+  // auto: both codings (all their streams in one parallel loop); the smaller payload is kept.
+  std::vector<PayloadCoding> codings;
+  if (cartesian) codings.push_back({CodingMode::cartesian, &m.tables});
+  if (polar) codings.push_back({CodingMode::polar, &m.amplitude_tables});
+  auto payloads = encode_payloads(centred.data_ptr<float>(), shape, codings, streams);
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < payloads.size(); ++i)
+    if (total_size(payloads[i]) < total_size(payloads[best])) best = i;
+  const CodingMode mode = codings[best].mode;
+  Payload payload = std::move(payloads[best]);
   if (timings) *timings = {network_s, since(entropy_start), image_s};
 
   BitstreamHeader header;
@@ -104,7 +92,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   header.height = image.height;
   header.channels = image.channels;
   header.bit_depth = image.bit_depth;
-  return write_bitstream(header, {std::move(stream)});
+  return write_bitstream(header, payload);
 }
 
 namespace {
@@ -161,23 +149,14 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
               "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
               int(header.quality), " outside 1..", config.quality_levels());
-  COSAE_CHECK(parsed.streams.size() == 1, bad_input, "bitstream holds ", parsed.streams.size(),
-              " streams, expected 1");
   const int64_t D = config.downsampling;
   const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
   const int64_t C = config.latent_channels();
   // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
   const auto entropy_start = Clock::now();
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
-  float* s = symbols.data_ptr<float>();
-  entropy::RansDecoder coder(parsed.streams[0].data, parsed.streams[0].size);
-  if (header.mode == CodingMode::cartesian) {
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < n; ++i) s[c * n + i] = static_cast<float>(coder.get(m.tables[static_cast<std::size_t>(c)]));
-  } else {
-    get_polar(coder, s, s + (C / 2) * n, C / 2, n, m.amplitude_tables);
-  }
-  coder.finish();
+  decode_payload(parsed.streams, PayloadShape{C / 2, n}, header.mode,
+                 header.mode == CodingMode::cartesian ? m.tables : m.amplitude_tables, symbols.data_ptr<float>());
   const double entropy_s = since(entropy_start);
 
   torch::NoGradGuard no_grad;

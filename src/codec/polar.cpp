@@ -116,25 +116,20 @@ void polar_reconstruct(const PolarSymbol& symbol, float& a, float& b) {
 }
 
 void put_polar(entropy::RansEncoder& coder, const float* a, const float* b, int64_t K, int64_t n,
-               const std::vector<CdfTable>& tables) {
-  COSAE_CHECK(static_cast<int64_t>(tables.size()) == K, usage, "put_polar: ", tables.size(), " tables for ", K,
-              " frequencies");
+               const CdfTable* tables) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t i = 0; i < n; ++i) {
       const PolarSymbol s = polar_quantize(a[k * n + i], b[k * n + i]);
-      coder.put(s.amplitude, tables[static_cast<std::size_t>(k)]);
+      coder.put(s.amplitude, tables[k]);
       if (s.amplitude > 0) coder.put_uniform(s.phase, phase_levels(s.amplitude));
     }
 }
 
-void get_polar(entropy::RansDecoder& coder, float* a, float* b, int64_t K, int64_t n,
-               const std::vector<CdfTable>& tables) {
-  COSAE_CHECK(static_cast<int64_t>(tables.size()) == K, usage, "get_polar: ", tables.size(), " tables for ", K,
-              " frequencies");
+void get_polar(entropy::RansDecoder& coder, float* a, float* b, int64_t K, int64_t n, const CdfTable* tables) {
   for (int64_t k = 0; k < K; ++k)
     for (int64_t i = 0; i < n; ++i) {
       PolarSymbol s;
-      s.amplitude = coder.get(tables[static_cast<std::size_t>(k)]);
+      s.amplitude = coder.get(tables[k]);
       COSAE_CHECK(s.amplitude >= 0, bad_input, "polar stream: negative amplitude ", s.amplitude);
       if (s.amplitude > 0) s.phase = coder.get_uniform(phase_levels(s.amplitude));
       polar_reconstruct(s, a[k * n + i], b[k * n + i]);

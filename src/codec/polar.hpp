@@ -40,11 +40,11 @@ PolarSymbol polar_quantize(float a, float b);
 void polar_reconstruct(const PolarSymbol& symbol, float& a, float& b);
 
 // Codes K frequencies x n cells: a[k * n + i] and b[k * n + i] are the centred pairs;
-// tables[k] the amplitude tables. Amplitude then phase, cell by cell, frequency by frequency.
+// tables[k] (k < K) the amplitude tables. Amplitude then phase, cell by cell, frequency by
+// frequency.
 void put_polar(entropy::RansEncoder& coder, const float* a, const float* b, int64_t K, int64_t n,
-               const std::vector<entropy::CdfTable>& tables);
+               const entropy::CdfTable* tables);
 // Decodes what put_polar coded into a and b (each K x n).
-void get_polar(entropy::RansDecoder& coder, float* a, float* b, int64_t K, int64_t n,
-               const std::vector<entropy::CdfTable>& tables);
+void get_polar(entropy::RansDecoder& coder, float* a, float* b, int64_t K, int64_t n, const entropy::CdfTable* tables);
 
 }  // namespace cosae::codec

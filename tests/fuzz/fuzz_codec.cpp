@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "codec/codec.hpp"
-#include "codec/polar.hpp"
+#include "codec/payload.hpp"
 #include "cosae/bitstream.hpp"
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
@@ -64,34 +64,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.quality = data[3] % 8;  // 0 and 7 are out of the tiny model's range 1..6
   if (header.quality == 0) header.quality = 7;
   header.mode = data[4] & 1 ? cosae::CodingMode::cartesian : cosae::CodingMode::polar;
-  const int stream_count = data[4] & 2 ? 2 : 1;  // the decoder expects exactly one
-  std::vector<std::vector<uint8_t>> streams(stream_count);
-  const std::size_t split = stream_count == 2 ? 6 + (size - 6) / 2 : size;
-  streams[0].assign(data + 6, data + split);
-  if (stream_count == 2) streams[1].assign(data + split, data + size);
-  if (data[5] & 1) {  // a real rANS stream of symbols drawn from the payload bytes
+  // 1 to 4 streams (the tiny model's K allows up to its frequency count; 0 and too many are
+  // refused), raw bytes split evenly, or real rANS streams below.
+  const int stream_count = 1 + ((data[4] >> 1) & 3);
+  std::vector<std::vector<uint8_t>> streams(static_cast<std::size_t>(stream_count));
+  for (int g = 0; g < stream_count; ++g)
+    streams[static_cast<std::size_t>(g)].assign(data + 6 + (size - 6) * g / stream_count,
+                                                data + 6 + (size - 6) * (g + 1) / stream_count);
+  if (data[5] & 1) {  // real rANS streams of symbols drawn from the payload bytes
     const auto& config = g_model->net->config;
     const int64_t D = config.downsampling, C = config.latent_channels();
     const int64_t cells = ((header.height + D - 1) / D) * ((header.width + D - 1) / D);
-    cosae::entropy::RansEncoder coder;
-    std::vector<int32_t> values(static_cast<std::size_t>(C * cells));
+    std::vector<float> values(static_cast<std::size_t>(C * cells));
     for (int64_t j = 0; j < C * cells; ++j) {
       const std::size_t at = 6 + static_cast<std::size_t>(j) % (size - 6);
       const int32_t v = static_cast<int8_t>(data[at]);
       const int32_t scale = data[at] & 0x40 ? (data[at] & 0x20 ? 132105 : 257) : 1;  // escapes, up to the limit
-      values[static_cast<std::size_t>(j)] =
-          std::max(-cosae::entropy::kMaxMagnitude, std::min(cosae::entropy::kMaxMagnitude, v * scale));
+      values[static_cast<std::size_t>(j)] = static_cast<float>(
+          std::max(-cosae::entropy::kMaxMagnitude, std::min(cosae::entropy::kMaxMagnitude, v * scale)));
     }
-    if (header.mode == cosae::CodingMode::cartesian) {
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t i = 0; i < cells; ++i)
-          coder.put(values[static_cast<std::size_t>(c * cells + i)], g_model->tables[static_cast<std::size_t>(c)]);
-    } else {  // the same values as (a, b) pairs, amplitudes and phases
-      const std::vector<float> pairs(values.begin(), values.end());
-      cosae::codec::put_polar(coder, pairs.data(), pairs.data() + (C / 2) * cells, C / 2, cells,
-                              g_model->amplitude_tables);
-    }
-    streams[0] = coder.finish();
+    const cosae::codec::PayloadShape shape{C / 2, cells};
+    const auto& tables =
+        header.mode == cosae::CodingMode::cartesian ? g_model->tables : g_model->amplitude_tables;
+    streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
+                                            std::min<int64_t>(stream_count, C / 2))[0];
   }
   const auto bytes = cosae::write_bitstream(header, streams);
   try {

@@ -1,0 +1,105 @@
+// The codec's payload: the latent as S rANS streams by frequency range; round trips for every
+// S and both codings, S = 1 is the single-stream layout, bad stream counts are refused.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "catch_compat.hpp"
+#include "codec/payload.hpp"
+#include "codec/polar.hpp"
+#include "cosae/error.hpp"
+#include "entropy/rans.hpp"
+
+using cosae::CodingMode;
+using cosae::Error;
+using cosae::ErrorKind;
+using cosae::entropy::CdfTable;
+namespace codec = cosae::codec;
+
+namespace {
+
+std::vector<CdfTable> cartesian_tables(int64_t channels) {
+  std::vector<CdfTable> tables;
+  for (int64_t c = 0; c < channels; ++c) {
+    std::vector<double> pmf;
+    const double ratio = 0.4 + 0.05 * static_cast<double>(c % 7);
+    for (int32_t v = -6; v <= 6; ++v) pmf.push_back(std::pow(ratio, std::abs(v - 0.3 * static_cast<double>(c % 3))));
+    tables.push_back(CdfTable::from_pmf(-6, pmf, 0.002));
+  }
+  return tables;
+}
+
+std::vector<cosae::ByteSpan> spans(const codec::Payload& payload) {
+  std::vector<cosae::ByteSpan> out;
+  for (const auto& stream : payload) out.push_back({stream.data(), stream.size()});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("payload streams: every stream count round-trips, both codings", "[codec][payload]") {
+  const codec::PayloadShape shape{5, 301};  // K = 5 frequencies, odd cell count
+  const int64_t values = 2 * shape.frequencies * shape.cells;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> centred(static_cast<std::size_t>(values));
+  for (auto& v : centred) v = normal(rng);
+  centred[17] = 4000.0f;  // an escape
+  const auto cartesian = cartesian_tables(2 * shape.frequencies);
+  const auto amplitude = codec::amplitude_tables(cartesian);
+  for (int64_t streams = 1; streams <= shape.frequencies; ++streams) {
+    INFO("streams " << streams);
+    const auto payloads = codec::encode_payloads(
+        centred.data(), shape, {{CodingMode::cartesian, &cartesian}, {CodingMode::polar, &amplitude}}, streams);
+    REQUIRE(payloads.size() == 2);
+    REQUIRE(static_cast<int64_t>(payloads[0].size()) == streams);
+    std::vector<float> symbols(centred.size());
+    codec::decode_payload(spans(payloads[0]), shape, CodingMode::cartesian, cartesian, symbols.data());
+    for (std::size_t i = 0; i < centred.size(); ++i) REQUIRE(symbols[i] == std::nearbyint(centred[i]));
+    codec::decode_payload(spans(payloads[1]), shape, CodingMode::polar, amplitude, symbols.data());
+    const int64_t half = shape.frequencies * shape.cells;
+    for (int64_t i = 0; i < half; ++i) {
+      float a = 0, b = 0;
+      codec::polar_reconstruct(codec::polar_quantize(centred[i], centred[half + i]), a, b);
+      REQUIRE(symbols[i] == a);
+      REQUIRE(symbols[half + i] == b);
+    }
+  }
+}
+
+TEST_CASE("payload streams: one stream is every channel in order; the count is checked", "[codec][payload]") {
+  const codec::PayloadShape shape{3, 40};
+  std::vector<float> centred(2 * 3 * 40);
+  for (std::size_t i = 0; i < centred.size(); ++i) centred[i] = static_cast<float>(static_cast<int>(i % 9) - 4);
+  const auto tables = cartesian_tables(6);
+  const auto one = codec::encode_payloads(centred.data(), shape, {{CodingMode::cartesian, &tables}}, 1)[0];
+  cosae::entropy::RansEncoder coder;
+  for (std::size_t i = 0; i < centred.size(); ++i) coder.put(static_cast<int32_t>(centred[i]), tables[i / 40]);
+  REQUIRE(one.size() == 1);
+  CHECK(one[0] == coder.finish());
+
+  // The encoder's choice: one stream per 2^16 symbols, within 1..min(K, 16).
+  CHECK(codec::payload_streams({256, 96}) == 1);
+  CHECK(codec::payload_streams({256, 2040}) == 15);
+  CHECK(codec::payload_streams({256, 100000}) == 16);
+  CHECK(codec::payload_streams({4, 100000}) == 4);
+
+  std::vector<float> symbols(centred.size());
+  const auto three = codec::encode_payloads(centred.data(), shape, {{CodingMode::cartesian, &tables}}, 3)[0];
+  auto refused = [&](std::vector<cosae::ByteSpan> streams) {
+    try {
+      codec::decode_payload(streams, shape, CodingMode::cartesian, tables, symbols.data());
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::bad_input;
+    }
+    return false;
+  };
+  CHECK(refused({}));
+  auto four = spans(three);
+  four.push_back(four[0]);
+  CHECK(refused(four));  // more streams than frequencies
+  auto swapped = spans(three);
+  std::swap(swapped[0], swapped[2]);
+  CHECK(refused(swapped));  // stream 2 holds fewer symbols than stream 0 expects, or bytes are left
+  CHECK_THROWS_AS(codec::encode_payloads(centred.data(), shape, {{CodingMode::polar, &tables}}, 1), Error);
+}
