@@ -1,6 +1,6 @@
 #include "codec/payload.hpp"
 
-#include <ATen/Parallel.h>
+#include "common/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -48,7 +48,7 @@ std::vector<Payload> encode_payloads(const float* centred, const PayloadShape& s
   const int64_t K = s.frequencies, n = s.cells;
   std::vector<Payload> out(codings.size(), Payload(static_cast<std::size_t>(streams)));
   const auto tasks = static_cast<int64_t>(codings.size()) * streams;
-  at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const auto& coding = codings[static_cast<std::size_t>(task / streams)];
       const auto& tables = *coding.tables;
@@ -77,7 +77,7 @@ void decode_payload(const std::vector<ByteSpan>& streams, const PayloadShape& s,
   const int64_t K = s.frequencies, n = s.cells;
   COSAE_CHECK(S >= 1 && S <= std::max<int64_t>(1, K), bad_input, "bitstream holds ", S,
               " payload streams; this model's latent takes 1 to ", std::max<int64_t>(1, K));
-  at::parallel_for(0, S, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(0, S, 1, [&](int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       const Range r = stream_range(K, S, g);
       const ByteSpan& bytes = streams[static_cast<std::size_t>(g)];

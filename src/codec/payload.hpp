@@ -34,7 +34,7 @@ struct PayloadCoding {
 };
 
 // Codes `centred` (2K x n floats) into `streams` streams once per coding; all streams of all
-// codings run in one parallel loop (at::parallel_for).
+// codings run in one parallel loop (common/parallel.hpp).
 std::vector<Payload> encode_payloads(const float* centred, const PayloadShape& shape,
                                      const std::vector<PayloadCoding>& codings, int64_t streams);
 

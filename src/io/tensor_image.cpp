@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cosae/error.hpp"
+#include "common/parallel.hpp"
 #include "io/io_detail.hpp"
 
 namespace cosae {
@@ -60,7 +61,7 @@ torch::Tensor image_to_tensor_ops(const Image& image, AlphaPolicy policy, const 
   const uint16_t* src = image.samples.data();
   if (eight) {
     uint8_t* dst = samples.data_ptr<uint8_t>();
-    at::parallel_for(0, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
+    parallel_for(0, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) dst[i] = static_cast<uint8_t>(src[i]);
     });
   } else {
@@ -106,7 +107,7 @@ Image tensor_to_image_ops(const torch::Tensor& rgb, int channels, int bit_depth)
   uint16_t* samples = image.samples.data();
   const int64_t count = host.numel();
   auto widen = [&](const auto* src) {
-    at::parallel_for(0, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
+    parallel_for(0, count, 4 * kParallelGrain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) samples[i] = static_cast<uint16_t>(src[i]);
     });
   };
@@ -135,7 +136,7 @@ torch::Tensor image_to_tensor(const Image& image, AlphaPolicy policy) {
   const int64_t stride = image.channels;
   const bool grey = image.is_grey();
   const float* lut = level_to_float.data();
-  at::parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
+  parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const uint16_t* pixel = samples + i * stride;
       red[i] = lut[pixel[0]];
@@ -167,7 +168,7 @@ Image tensor_to_image(const torch::Tensor& rgb, int channels, int bit_depth) {
   const float* blue = green + pixels;
   uint16_t* samples = image.samples.data();
   const float max_level = static_cast<float>(image.max_value());
-  at::parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
+  parallel_for(0, pixels, kParallelGrain, [&](int64_t begin, int64_t end) {
     if (channels == 3) {
       for (int64_t i = begin; i < end; ++i) {
         samples[3 * i] = quantise(red[i], max_level);

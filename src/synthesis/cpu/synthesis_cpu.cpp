@@ -1,8 +1,8 @@
-// CPU reference of the harmonic synthesis: multi-threaded with at::parallel_for.
+// CPU reference of the harmonic synthesis: multi-threaded with cosae::parallel_for.
 // Layout: amplitude/phase [B, K, h, w] contiguous; output [B, K, h*T, w*T] contiguous.
 #include <vector>
 
-#include <ATen/Parallel.h>
+#include "common/parallel.hpp"
 
 #include "cosae/error.hpp"
 #include "synthesis/synthesis.hpp"
@@ -34,7 +34,7 @@ void forward_impl(Coefficients mode, const T* amplitude, const T* phase, const T
                   int64_t w, int64_t tile) {
   const BasisTables<T> basis(freqs, K, tile);
   const int64_t width = w * tile;
-  at::parallel_for(0, B * K * h, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(0, B * K * h, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> p(width), q(width);
     for (int64_t row = begin; row < end; ++row) {  // row = (b * K + k) * h + i
       const int64_t k = (row / h) % K;
@@ -62,7 +62,7 @@ void backward_impl(Coefficients mode, const T* grad, const T* amplitude, const T
                    int64_t B, int64_t K, int64_t h, int64_t w, int64_t tile) {
   const BasisTables<T> basis(freqs, K, tile);
   const int64_t width = w * tile;
-  at::parallel_for(0, K, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(0, K, 1, [&](int64_t begin, int64_t end) {
     std::vector<T> r_c(width), r_s(width), r_cy(width), r_sy(width);
     for (int64_t k = begin; k < end; ++k) {
       const T* ca = &basis.cos_alpha[k * tile];

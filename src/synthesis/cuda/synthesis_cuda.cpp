@@ -60,9 +60,13 @@ SynthesisGradients backward(const torch::Tensor& grad_harmonic, const torch::Ten
   const auto P = phase.contiguous();
   const auto F = frequencies.to(acc).contiguous();
   const auto shape = shape_of(A, tile);
+  // The frequency gradients' reduction writes every entry (no memset) unless there are no
+  // cells: then they are zero.
+  const bool cells = A.numel() > 0;
+  const auto freq_options = A.options().dtype(acc);
   SynthesisGradients grads{torch::empty_like(A), torch::empty_like(A),
-                           torch::zeros({A.size(1), 2}, A.options().dtype(acc))};
-  if (A.size(1) > 0) {
+                           cells ? torch::empty({A.size(1), 2}, freq_options) : torch::zeros({A.size(1), 2}, freq_options)};
+  if (cells) {
     auto scratch = torch::empty({std::max<int64_t>(1, k::backward_scratch_elements(shape))}, A.options().dtype(acc));
     k::backward(dtype, mode, shape, G.data_ptr(), A.data_ptr(), P.data_ptr(), F.data_ptr(), grads.amplitude.data_ptr(),
                 grads.phase.data_ptr(), grads.frequencies.data_ptr(), scratch.data_ptr(),
