@@ -34,7 +34,7 @@ constexpr int kThreads = 256;
 constexpr int kChunk = 256;            // forward: columns per block
 constexpr int kMaxForwardTile = 256;   // the op's limit on T
 constexpr int kMaxForwardCoefs = 1024; // forward: cells (x cell rows) per block
-constexpr int kTargetForwardBlocks = 2048;
+constexpr int kTargetForwardBlocks = 512;  // fewer, longer blocks: measured best (NOTES.md)
 constexpr int kTargetBackwardBlocks = 1024;
 
 template <typename T>
