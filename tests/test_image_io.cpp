@@ -172,7 +172,7 @@ void check_conversion_forms_agree(const torch::Device& device) {
         for (int v = 0; v < 65536; ++v) image.samples[v] = static_cast<uint16_t>(v);
       const auto host = cosae::image_to_tensor(image, cosae::AlphaPolicy::discard);
       const auto ops = cosae::image_to_tensor_ops(image, cosae::AlphaPolicy::discard, device);
-      CHECK(ops.device() == device);
+      CHECK(ops.device().type() == device.type());
       CHECK(torch::equal(ops.cpu(), host));
       CHECK(torch::equal(cosae::image_to_tensor(image, cosae::AlphaPolicy::discard, device).cpu(), host));
     }
