@@ -20,6 +20,14 @@ struct Range {
 };
 Range stream_range(int64_t K, int64_t S, int64_t g) { return {K * g / S, K * (g + 1) / S}; }
 
+// A Cartesian stream's channels in coding order: the a channels of its frequencies, then
+// their b channels.
+template <typename F>
+void for_each_cartesian_channel(int64_t K, Range r, const F& f) {
+  for (int64_t c = r.first; c < r.last; ++c) f(c);
+  for (int64_t c = K + r.first; c < K + r.last; ++c) f(c);
+}
+
 // round(y - median), clamped to the coder's range; non-finite values become 0.
 int32_t cartesian_symbol(float v) {
   if (!std::isfinite(v)) return 0;
@@ -56,10 +64,10 @@ std::vector<Payload> encode_payloads(const float* centred, const PayloadShape& s
       const Range r = stream_range(K, streams, g);
       entropy::RansEncoder coder;
       if (coding.mode == CodingMode::cartesian) {
-        for (int64_t c : {r.first, K + r.first})
-          for (int64_t channel = c; channel < c + (r.last - r.first); ++channel)
-            for (int64_t i = 0; i < n; ++i)
-              coder.put(cartesian_symbol(centred[channel * n + i]), tables[static_cast<std::size_t>(channel)]);
+        for_each_cartesian_channel(K, r, [&](int64_t channel) {
+          for (int64_t i = 0; i < n; ++i)
+            coder.put(cartesian_symbol(centred[channel * n + i]), tables[static_cast<std::size_t>(channel)]);
+        });
       } else {
         put_polar(coder, centred + r.first * n, centred + (K + r.first) * n, r.last - r.first, n,
                   tables.data() + r.first);
@@ -83,10 +91,10 @@ void decode_payload(const std::vector<ByteSpan>& streams, const PayloadShape& s,
       const ByteSpan& bytes = streams[static_cast<std::size_t>(g)];
       entropy::RansDecoder coder(bytes.data, bytes.size);
       if (mode == CodingMode::cartesian) {
-        for (int64_t c : {r.first, K + r.first})
-          for (int64_t channel = c; channel < c + (r.last - r.first); ++channel)
-            for (int64_t i = 0; i < n; ++i)
-              symbols[channel * n + i] = static_cast<float>(coder.get(tables[static_cast<std::size_t>(channel)]));
+        for_each_cartesian_channel(K, r, [&](int64_t channel) {
+          for (int64_t i = 0; i < n; ++i)
+            symbols[channel * n + i] = static_cast<float>(coder.get(tables[static_cast<std::size_t>(channel)]));
+        });
       } else {
         get_polar(coder, symbols + r.first * n, symbols + (K + r.first) * n, r.last - r.first, n,
                   tables.data() + r.first);

@@ -29,6 +29,13 @@ void check_convertible(const Image& image, AlphaPolicy policy) {
               "background first, or pass `cosae encode --drop-alpha` to discard it");
 }
 
+// An image of the given shape with its samples allocated, for the conversions to fill.
+Image blank_image(int64_t width, int64_t height, int channels, int bit_depth) {
+  Image image{static_cast<int>(width), static_cast<int>(height), channels, bit_depth, {}};
+  image.samples.resize(image.sample_count());
+  return image;
+}
+
 void check_rgb_tensor(const torch::Tensor& rgb, int channels, int bit_depth) {
   COSAE_CHECK(channels == 1 || channels == 3, usage, "output images have 1 (grey) or 3 (RGB) channels, not ",
               channels);
@@ -98,12 +105,7 @@ Image tensor_to_image_ops(const torch::Tensor& rgb, int channels, int bit_depth)
   auto host = torch::empty(levels.sizes(), levels.options().device(torch::kCPU).pinned_memory(rgb.is_cuda()));
   host.copy_(levels);
 
-  Image image;
-  image.width = static_cast<int>(width);
-  image.height = static_cast<int>(height);
-  image.channels = channels;
-  image.bit_depth = bit_depth;
-  image.samples.resize(image.sample_count());
+  Image image = blank_image(width, height, channels, bit_depth);
   uint16_t* samples = image.samples.data();
   const int64_t count = host.numel();
   auto widen = [&](const auto* src) {
@@ -155,12 +157,7 @@ Image tensor_to_image(const torch::Tensor& rgb, int channels, int bit_depth) {
 
   const torch::Tensor planes =
       rgb.detach().reshape({3, height, width}).to(torch::kCPU, torch::kFloat32).contiguous();
-  Image image;
-  image.width = static_cast<int>(width);
-  image.height = static_cast<int>(height);
-  image.channels = channels;
-  image.bit_depth = bit_depth;
-  image.samples.resize(image.sample_count());
+  Image image = blank_image(width, height, channels, bit_depth);
 
   const int64_t pixels = width * height;
   const float* red = planes.data_ptr<float>();
