@@ -151,7 +151,7 @@ TEST_CASE("init: training starts from a model file's weights and architecture", 
   std::ostringstream log;
   const auto first = cosae::train::run_training(tiny_options(dir / "data", dir / "a", 3), log);
   auto again = tiny_options(dir / "data", dir / "b", 10);
-  again.config = "default";  // replaced by the model file's config
+  again.config = "";  // no --config: the model file's architecture
   again.init_model = first.model_path;
   again.stop_at_step = 0;    // a planned stop exports at once: the weights as loaded
   const auto started = cosae::train::run_training(again, log);
@@ -160,6 +160,35 @@ TEST_CASE("init: training starts from a model file's weights and architecture", 
   auto pa = a->named_parameters(), pb = b->named_parameters();
   REQUIRE(pa.size() == pb.size());
   for (const auto& item : pa) CHECK(torch::equal(item.value(), pb[item.key()]));
+}
+
+TEST_CASE("init with a larger config grows the model into it", "[train]") {
+  cosae_test::TemporaryDirectory dir;
+  cosae_test::make_dirs(dir / "data");
+  write_synthetic_images(dir / "data", 2);
+  std::ostringstream log;
+  const auto first = cosae::train::run_training(tiny_options(dir / "data", dir / "a", 3), log);
+  auto config = cosae::model::load_config("tiny");
+  config.frequencies += 4;
+  config.lambdas.push_back(0.1);
+  const std::string config_path = dir / "grown.json";
+  std::ofstream(config_path) << cosae::model::to_json(config).dump();
+  auto grow = tiny_options(dir / "data", dir / "b", 10);
+  grow.config = config_path;
+  grow.init_model = first.model_path;
+  grow.stop_at_step = 0;
+  const auto started = cosae::train::run_training(grow, log);
+  auto a = cosae::model::load_model(first.model_path), b = cosae::model::load_model(started.model_path);
+  CHECK(b->config.frequencies == a->config.frequencies + 4);
+  CHECK(b->config.quality_levels() == a->config.quality_levels() + 1);
+  CHECK(torch::equal(b->decoder->upsample->parameters()[0], a->decoder->upsample->parameters()[0]));
+
+  config.decoder_channels += 8;  // the decoder cannot grow: refused before any step
+  std::ofstream(config_path) << cosae::model::to_json(config).dump();
+  auto refused = tiny_options(dir / "data", dir / "c", 10);
+  refused.config = config_path;
+  refused.init_model = first.model_path;
+  CHECK_THROWS_AS(cosae::train::run_training(refused, log), cosae::Error);
 }
 
 TEST_CASE("bf16 autocast training: finite, and not the float32 numbers", "[train]") {

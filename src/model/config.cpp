@@ -94,7 +94,7 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   return c;
 }
 
-std::vector<std::string> config_presets() { return {"default", "d32", "d16", "ablation", "tiny"}; }
+std::vector<std::string> config_presets() { return {"default", "wide", "d32", "d16", "ablation", "tiny"}; }
 
 ModelConfig load_config(const std::string& preset_or_path) {
   ModelConfig c;
@@ -102,6 +102,14 @@ ModelConfig load_config(const std::string& preset_or_path) {
   if (preset_or_path == "ablation") {
     c.name = "cosae-d64-ablation";
     c.harmonic = false;
+    return c;
+  }
+  if (preset_or_path == "wide") {  // the default grown (model/grow.hpp): a wider latent and top levels
+    c.name = "cosae-d64-wide";
+    c.frequencies = 512;
+    c.encoder_channels = {64, 96, 128, 192, 384, 640};
+    c.lambdas.push_back(0.0932);
+    c.lambdas.push_back(0.18);
     return c;
   }
   if (preset_or_path == "d32") {
@@ -137,8 +145,9 @@ ModelConfig load_config(const std::string& preset_or_path) {
   try {
     j = nlohmann::json::parse(bytes.begin(), bytes.end());
   } catch (const nlohmann::json::exception& e) {
-    COSAE_FAIL(usage, preset_or_path, ": not a preset (", "default, d32, d16, ablation, tiny", ") nor valid JSON: ",
-               e.what());
+    std::string presets;
+    for (const auto& p : config_presets()) presets += (presets.empty() ? "" : ", ") + p;
+    COSAE_FAIL(usage, preset_or_path, ": not a preset (", presets, ") nor valid JSON: ", e.what());
   }
   return config_from_json(j);
 }

@@ -21,6 +21,7 @@
 #include "cosae/image.hpp"
 #include "io/tensor_image.hpp"
 #include "codec/model_package.hpp"
+#include "model/grow.hpp"
 #include "model/model_io.hpp"
 #include "train/checkpoint.hpp"
 #include "train/dataset.hpp"
@@ -225,14 +226,16 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   } else {
     COSAE_CHECK(!exists(checkpoint_path), usage, "--out ", o.out,
                 " already holds a run (checkpoint.pt): pass --resume to continue it, or choose another folder");
-    config = model::load_config(o.config);
+    config = model::load_config(o.config.empty() ? "default" : o.config);
   }
-  // --init: start from a model file's weights (and architecture), e.g. to train a shipped
-  // model further when its checkpoint is gone; the optimizer and schedule start afresh.
+  // --init: start from a model file's weights, e.g. to train a shipped model further when its
+  // checkpoint is gone; the optimizer and schedule start afresh. The architecture is the
+  // file's, or --config's when given: the model then grows into it (model/grow.hpp).
   model::CosAE initial{nullptr};
   if (!o.init_model.empty() && !o.resume) {
     initial = model::load_model(o.init_model);
-    config = initial->config;
+    if (o.config.empty()) config = initial->config;
+    else model::check_growable(initial->config, config);
   }
   COSAE_CHECK(o.crop % config.downsampling == 0, usage, "--crop ", o.crop, " must be a multiple of D = ",
               config.downsampling);
@@ -240,11 +243,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
 
   torch::manual_seed(seed);
   model::CosAE net(config);
-  if (initial) {
-    torch::NoGradGuard no_grad;
-    auto from = initial->named_parameters();
-    for (auto& item : net->named_parameters()) item.value().copy_(from[item.key()]);
-  }
+  if (initial) model::grow_into(*initial, *net);  // a plain copy when the configs are equal
   COSAE_CHECK(o.freq_init == "spiral" || o.freq_init == "spectrum", usage, "--freq-init '", o.freq_init,
               "': spiral or spectrum");
   COSAE_CHECK(o.fft_loss >= 0 && std::isfinite(o.fft_loss), usage, "--fft-loss must be >= 0");

@@ -13,8 +13,8 @@ struct TrainOptions {
   std::string data;                // folder of training images
   std::string val;                 // folder of validation images ("" = none)
   std::string out;                 // run folder
-  std::string config = "default";  // preset name or JSON file
-  std::string init_model;          // model file to start from (its config replaces `config`)
+  std::string config;              // preset name or JSON file; "" = "default", or --init's architecture
+  std::string init_model;          // model file to start from (grown into `config` when one is given)
   int64_t steps = 100000;
   int batch = 16;
   int crop = 256;

@@ -1,0 +1,119 @@
+#include "model/grow.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "cosae/error.hpp"
+
+namespace cosae::model {
+
+namespace {
+
+// The new channel of each old latent channel: a_k stays at k, b_k moves from K + k to K' + k.
+torch::Tensor latent_channel_map(int64_t K, int64_t grown_K) {
+  auto c = torch::arange(2 * K, torch::kLong);
+  return torch::where(c < K, c, c + (grown_K - K));
+}
+
+// A convolution whose output and input channels may both have grown: the old block is copied,
+// the weights from new inputs into old outputs are 0, the new outputs keep their fresh weights.
+void grow_convolution(const torch::Tensor& old, torch::Tensor& grown) {
+  auto old_outputs = grown.narrow(0, 0, old.size(0));
+  if (old.dim() == 1) {  // bias
+    old_outputs.copy_(old);
+    return;
+  }
+  old_outputs.narrow(1, 0, old.size(1)).copy_(old);
+  old_outputs.narrow(1, old.size(1), grown.size(1) - old.size(1)).zero_();
+}
+
+// The gains of each level with the latent's new channels (which start at 0, so any gain keeps
+// them there) at the level's mean, and the new levels spread from the last old one by
+// sqrt(lambda), as CosAEImpl's initialisation spreads a fresh model's levels.
+void grow_gains(const torch::Tensor& old, torch::Tensor& grown, const torch::Tensor& map,
+                const std::vector<double>& lambdas, double sign) {
+  const int64_t levels = old.size(0);
+  auto rows = old.mean(1, true).expand({levels, grown.size(1)}).clone();
+  rows.index_copy_(1, map, old);
+  grown.narrow(0, 0, levels).copy_(rows);
+  const double last = lambdas[static_cast<std::size_t>(levels - 1)];
+  for (int64_t q = levels; q < grown.size(0); ++q)
+    grown[q].copy_(rows[levels - 1] + sign * 0.5 * std::log(lambdas[static_cast<std::size_t>(q)] / last));
+}
+
+}  // namespace
+
+void check_growable(const ModelConfig& a, const ModelConfig& b) {
+  const char* what = "growing a model";
+  COSAE_CHECK(a.harmonic && b.harmonic, usage, what, ": only CosAE models (with the harmonic construction) grow");
+  auto same = [&](const char* field, auto x, auto y) {
+    COSAE_CHECK(x == y, usage, what, ": ", field, " must stay the same (", x, " -> ", y, ")");
+  };
+  same("downsampling", a.downsampling, b.downsampling);
+  same("upsampling", a.upsampling, b.upsampling);
+  same("decoder_channels", a.decoder_channels, b.decoder_channels);
+  same("decoder_blocks", a.decoder_blocks, b.decoder_blocks);
+  same("attention", a.attention, b.attention);
+  same("window", a.window, b.window);
+  same("heads", a.heads, b.heads);
+  same("kv_heads", a.kv_heads, b.kv_heads);
+  same("latents", a.latents, b.latents);
+  same("entropy_filters", a.entropy_filters.size(), b.entropy_filters.size());
+  for (std::size_t i = 0; i < a.entropy_filters.size(); ++i)
+    same("entropy_filters", a.entropy_filters[i], b.entropy_filters[i]);
+  COSAE_CHECK(b.frequencies >= a.frequencies, usage, what, ": frequencies cannot shrink (", a.frequencies, " -> ",
+              b.frequencies, ")");
+  same("the number of encoder stages", a.encoder_channels.size(), b.encoder_channels.size());
+  for (std::size_t i = 0; i < a.encoder_channels.size(); ++i)
+    COSAE_CHECK(b.encoder_channels[i] >= a.encoder_channels[i], usage, what, ": encoder stage ", i + 1,
+                " cannot shrink (", a.encoder_channels[i], " -> ", b.encoder_channels[i], " channels)");
+  COSAE_CHECK(b.lambdas.size() >= a.lambdas.size(), usage, what, ": quality levels cannot be removed");
+  for (std::size_t i = 0; i < a.lambdas.size(); ++i)
+    COSAE_CHECK(a.lambdas[i] == b.lambdas[i], usage, what, ": the lambdas must begin with the old ones (level ",
+                i + 1, ": ", a.lambdas[i], " -> ", b.lambdas[i], "); new levels go after them");
+}
+
+void grow_into(CosAEImpl& from, CosAEImpl& to) {
+  check_growable(from.config, to.config);
+  torch::NoGradGuard no_grad;
+  const int64_t K = from.config.frequencies, grown_K = to.config.frequencies;
+  const auto map = latent_channel_map(K, grown_K);
+  const std::string latent_layer = "encoder.layers." + std::to_string(3 * from.config.stages()) + ".";
+  auto old_parameters = from.named_parameters();
+  for (auto& item : to.named_parameters()) {
+    const std::string& key = item.key();
+    auto& grown = item.value();
+    const auto* found = old_parameters.find(key);
+    COSAE_CHECK(found != nullptr, model, "growing a model: the old model has no parameter ", key);
+    const auto old = found->to(grown.device(), grown.scalar_type());
+    const auto channel_map = map.to(grown.device());
+    if (key.rfind(latent_layer, 0) == 0) {
+      // The latent's convolution: old rows to their channels, new rows 0 (the new a_k, b_k
+      // stay exactly 0 until training moves them).
+      auto shape = grown.sizes().vec();
+      shape[0] = old.size(0);
+      auto rows = torch::zeros(shape, grown.options());
+      grow_convolution(old, rows);
+      grown.zero_();
+      grown.index_copy_(0, channel_map, rows);
+    } else if (key.rfind("encoder.", 0) == 0) {
+      grow_convolution(old, grown);
+    } else if (key == "decoder.frequencies") {
+      // New frequencies: a spiral of their own over the whole band (the tail of a K'-spiral
+      // would hold only its highest frequencies).
+      grown.narrow(0, 0, K).copy_(old);
+      if (grown_K > K) grown.narrow(0, K, grown_K - K).copy_(initial_frequencies(grown_K - K, to.config.tile(), 1));
+    } else if (key == "decoder.project.weight") {
+      grown.narrow(1, 0, K).copy_(old);  // the new frequencies' columns keep their fresh weights
+    } else if (key.rfind("entropy.", 0) == 0) {
+      grown.index_copy_(0, channel_map, old);  // per latent channel; new channels keep a fresh prior
+    } else if (key == "log_gains" || key == "log_inverse_gains") {
+      grow_gains(old, grown, channel_map, to.config.lambdas, key == "log_gains" ? 1.0 : -1.0);
+    } else {
+      COSAE_CHECK(old.sizes() == grown.sizes(), model, "growing a model: ", key, " changed shape");
+      grown.copy_(old);
+    }
+  }
+}
+
+}  // namespace cosae::model

@@ -1,0 +1,25 @@
+// Function-preserving growth of a trained CosAE into a larger architecture, so that a longer
+// training run can start from a shipped model instead of from scratch (Net2Net's idea):
+// - more frequencies K' >= K: the old (a_k, b_k) keep their channels; the new latent channels
+//   start at exactly 0 (zero rows of the encoder's last convolution), so their harmonics add
+//   nothing until training moves them; the decoder's projection gets fresh columns for them;
+// - wider encoder stages: the new channels of a stage start with fresh weights, and every
+//   weight from a new channel into an old one is 0, so the old channels compute what they did;
+// - more quality levels: the lambdas must extend the old list; a new level's gains start
+//   from the last level's, spread by sqrt(lambda) as a fresh model's are.
+// Everything else (D, U, decoder, attention, prior filters) must match. The grown model
+// reconstructs every image at the old levels exactly as before; only the rate of the new
+// latent channels (all zero, under an untrained prior) differs.
+#pragma once
+
+#include "model/cosae_model.hpp"
+
+namespace cosae::model {
+
+// Throws cosae::Error (usage) naming the first difference growth cannot bridge.
+void check_growable(const ModelConfig& from, const ModelConfig& to);
+
+// Copies `from`'s parameters into `to` (freshly constructed with the larger config) as above.
+void grow_into(CosAEImpl& from, CosAEImpl& to);
+
+}  // namespace cosae::model

@@ -1,0 +1,102 @@
+// Growing a trained CosAE into a larger architecture: the old levels reconstruct exactly as
+// before, the new latent channels start at 0 and can learn, and configs that cannot grow are
+// refused with a clear error.
+#include "catch_compat.hpp"
+#include "cosae/error.hpp"
+#include "model/config.hpp"
+#include "model/cosae_model.hpp"
+#include "model/grow.hpp"
+
+using namespace cosae::model;
+
+namespace {
+
+ModelConfig grown_config(const ModelConfig& c) {
+  ModelConfig g = c;
+  g.frequencies = c.frequencies + 4;
+  g.encoder_channels.back() += 8;
+  g.lambdas.push_back(2 * c.lambdas.back());
+  return g;
+}
+
+// A model away from its initialisation, so that copying only some weights would show.
+CosAE perturbed_model(const ModelConfig& config) {
+  torch::manual_seed(3);
+  CosAE net(config);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(0.05 * torch::randn_like(p));
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("grow: the old levels reconstruct as before; new latent channels start at 0", "[model]") {
+  const auto config = load_config("tiny");
+  const auto bigger = grown_config(config);
+  auto old_net = perturbed_model(config);
+  torch::manual_seed(4);
+  CosAE net(bigger);
+  grow_into(*old_net, *net);
+  old_net->eval();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto image = torch::rand({1, 3, 48, 32});
+  const int64_t K = config.frequencies, grown_K = bigger.frequencies;
+  for (int64_t q = 0; q < config.quality_levels(); ++q) {
+    const auto old_latent = old_net->analysis(image, q), latent = net->analysis(image, q);
+    INFO("level " << q);
+    CHECK(torch::allclose(latent.narrow(1, 0, K), old_latent.narrow(1, 0, K), 1e-5, 1e-6));
+    CHECK(torch::allclose(latent.narrow(1, grown_K, K), old_latent.narrow(1, K, K), 1e-5, 1e-6));
+    CHECK(torch::equal(latent.narrow(1, K, grown_K - K), torch::zeros_like(latent.narrow(1, K, grown_K - K))));
+    CHECK(torch::allclose(net->synthesis(latent, q), old_net->synthesis(old_latent, q), 1e-4, 1e-5));
+    // The codec's path: the same symbols for the old channels, 0 for the new ones.
+    const auto old_symbols = old_net->quantize(old_latent), symbols = net->quantize(latent);
+    CHECK(torch::equal(symbols.narrow(1, 0, K), old_symbols.narrow(1, 0, K)));
+    CHECK(torch::equal(symbols.narrow(1, grown_K, K), old_symbols.narrow(1, K, K)));
+    CHECK(symbols.narrow(1, K, grown_K - K).abs().max().item<float>() == 0.0f);
+  }
+  // The new level quantises more finely than the last old one.
+  CHECK((net->log_gains[config.quality_levels()] > net->log_gains[config.quality_levels() - 1]).all().item<bool>());
+  CHECK(torch::allclose(net->decoder->frequencies.narrow(0, 0, K), old_net->decoder->frequencies));
+}
+
+TEST_CASE("grow: gradients reach the new latent channels", "[model]") {
+  const auto config = load_config("tiny");
+  auto old_net = perturbed_model(config);
+  CosAE net(grown_config(config));
+  grow_into(*old_net, *net);
+  torch::manual_seed(5);
+  const auto image = torch::rand({2, 3, 32, 32});
+  const auto out = net->forward_train(image, torch::tensor({0, 6}, torch::kLong));
+  ((out.reconstruction - image).pow(2).mean() * 100 + out.bits.mean() / 1024).backward();
+  const auto latent_layer = "encoder.layers." + std::to_string(3 * config.stages()) + ".weight";
+  const auto grad = net->named_parameters()[latent_layer].grad();
+  REQUIRE(grad.defined());
+  const int64_t K = config.frequencies;
+  CHECK(grad.narrow(0, K, 4).abs().sum().item<float>() > 0);  // the new a_k
+}
+
+TEST_CASE("grow: refuses what it cannot bridge", "[model]") {
+  const auto config = load_config("tiny");
+  auto check_refused = [&](ModelConfig to) { CHECK_THROWS_AS(check_growable(config, to), cosae::Error); };
+  CHECK_NOTHROW(check_growable(config, config));
+  auto fewer = config;
+  fewer.frequencies -= 1;
+  check_refused(fewer);
+  auto decoder = config;
+  decoder.decoder_channels *= 2;
+  check_refused(decoder);
+  auto narrower = config;
+  narrower.encoder_channels[0] -= 1;
+  check_refused(narrower);
+  auto lambdas = config;
+  lambdas.lambdas[0] *= 1.5;
+  check_refused(lambdas);
+  auto stages = config;
+  stages.downsampling *= 2;
+  stages.encoder_channels.push_back(16);
+  check_refused(stages);
+  auto ablation = config;
+  ablation.harmonic = false;
+  check_refused(ablation);
+}
