@@ -25,7 +25,8 @@
 # logs and metrics to $OUT/train-logs.tgz.
 # Environment: NAMES="default" trains only the default model; INIT=models/default.safetensors
 # starts the default run from that model's weights (checkpoints do not outlive a machine, the
-# shipped model does).
+# shipped model does); CONFIG=wide trains the default run with that config instead, grown from
+# INIT's weights when both are given (cosae train --init with --config).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-cuda}
@@ -41,6 +42,7 @@ threads=7  # loader threads per run (16 cores)
 [[ ${1:-} == study ]] && { default_names=$STUDY; threads=3; }
 read -r -a NAMES <<< "${NAMES:-$default_names}"
 INIT=${INIT:-}
+CONFIG=${CONFIG:-default}
 # Shared by both runs; seed, batch, crop and learning rate are part of the recipe.
 COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
         --checkpoint-every 1000)
@@ -64,7 +66,7 @@ export_args() {
 }
 run_args() {
   case $1 in
-    default) echo "--config default ${INIT:+--init $INIT}" ;;
+    default) echo "--config $CONFIG ${INIT:+--init $INIT}" ;;
     ablation) echo "--config ablation" ;;
     study-spiral) echo "--config default" ;;
     study-spectrum) echo "--config default --freq-init spectrum" ;;
@@ -102,7 +104,9 @@ case "${1:-}" in
     # the mean since the start, which includes start-up and cuDNN autotuning).
     rm -rf "$RUNS/probe-"*
     for n in "${NAMES[@]}"; do
-      "$COSAE" train "${COMMON[@]}" --config "$n" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
+      probe_config=$n
+      [[ $n == default ]] && probe_config=$CONFIG
+      "$COSAE" train "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
