@@ -29,7 +29,8 @@ class EncodeCommand : public Command {
     app.add_option("inputs", opt_.inputs, "Images to compress ('-' for stdin)")->required();
     app.add_option("-o,--output", opt_.output,
                    "Output file ('-' for stdout), or a folder for several inputs; default: IN with .cosae");
-    app.add_option("-q,--quality", opt_.quality, "Quality level, 1 (smallest) to the model's highest (6)")
+    app.add_option("-q,--quality", opt_.quality,
+                   "Quality level, 1 (smallest) to the model's highest (`cosae info MODEL` shows how many)")
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
