@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -55,6 +56,12 @@ void print_summary(const eval::EvalResults& r) {
       std::printf("%s\n", line);
     }
   }
+  std::map<std::string, std::vector<eval::Sample>> unquantized;  // by model
+  for (const auto& s : r.unquantized) unquantized[s.codec].push_back(s);
+  for (const auto& [codec, samples] : unquantized)
+    for (const auto& p : eval::mean_curve(samples))
+      std::printf("%s at %s: PSNR %.2f dB, MS-SSIM %.4f (mean of %d images)\n", codec.c_str(), p.setting.c_str(),
+                  p.psnr, p.ms_ssim, p.images);
   if (!r.bd.empty()) std::printf("BD (PCHIP, mean curves)\n  %-28s %-12s %10s %10s\n", "cosae", "against", "BD-rate", "BD-PSNR");
   for (const auto& e : r.bd) {
     if (e.ok)
@@ -90,6 +97,9 @@ class EvalCommand : public Command {
     app.add_option("--crops", opt_.crop_images, "Images shown as crops in the report")->capture_default_str();
     app.add_option("--device", opt_.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", cli_.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_flag("--unquantized", opt_.unquantized,
+                 "Also decode each image from its unquantised latent at the highest level: the PSNR finer "
+                 "quantisation could at best reach");
     app.add_flag("--quiet", cli_.quiet, "No progress on stderr");
   }
 

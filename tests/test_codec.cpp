@@ -80,6 +80,26 @@ TEST_CASE("the decoder reproduces the network's reconstruction, and the rate its
   CHECK(real <= estimate * 1.05 + 8.0 * 100);
 }
 
+TEST_CASE("the unquantised reconstruction is the network's own, without rounding", "[codec]") {
+  cosae_test::TemporaryDirectory dir;
+  auto m = tiny_codec_model(dir.path, 3);
+  const auto image = smooth_image(64, 48, 3, 8);  // whole cells: no padding
+  const auto ceiling = codec::reconstruct_unquantized(image, m, 4);
+  torch::NoGradGuard no_grad;
+  const auto x = image_to_tensor(image);
+  const auto expected = tensor_to_image(m.net->synthesis(m.net->analysis(x, 3), 3), 3, 8);
+  CHECK(ceiling.samples == expected.samples);
+  const auto rounded = tensor_to_image(m.net->forward_eval(x, 3).reconstruction, 3, 8);
+  CHECK(ceiling.samples != rounded.samples);  // rounding the latent changes the image
+  // Any size and grey: cropped back to the image and its channels.
+  const auto grey = codec::reconstruct_unquantized(smooth_image(40, 17, 1, 16), m, 1);
+  CHECK(grey.width == 40);
+  CHECK(grey.height == 17);
+  CHECK(grey.channels == 1);
+  CHECK(grey.bit_depth == 16);
+  CHECK_THROWS_AS(codec::reconstruct_unquantized(image, m, 7), Error);  // tiny has 6 levels
+}
+
 TEST_CASE("hostile streams: truncation, bit flips, another model, bad options", "[codec]") {
   cosae_test::TemporaryDirectory dir;
   auto m = tiny_codec_model(dir.path, 1);

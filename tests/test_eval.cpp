@@ -121,6 +121,27 @@ TEST_CASE("eval JSON and CSV hold every sample", "[eval]") {
   CHECK(csv.rfind("codec,setting,image,", 0) == 0);
 }
 
+TEST_CASE("eval --unquantized decodes each image from its unrounded latent at the top level", "[eval]") {
+  Fixture f;
+  auto o = f.options();
+  o.qualities = {2, 5};
+  o.unquantized = true;
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.samples.size() == 4);  // the coded samples are unchanged
+  REQUIRE(r.unquantized.size() == 2);  // one per image, at q5
+  auto m = codec::load_codec_model(f.model, torch::kCPU);
+  const Image image = read_png(f.data + "/b.png");
+  const auto& s = r.unquantized[0];
+  CHECK(s.codec == m.id + "/unquantized");
+  CHECK(s.setting == "q5");
+  CHECK(s.image == "b.png");
+  CHECK(s.bytes == 0);
+  CHECK(s.psnr == Approx(eval::psnr(image, codec::reconstruct_unquantized(image, m, 5))).epsilon(1e-9));
+  const auto j = nlohmann::json::parse(eval::results_json(r));
+  CHECK(j["unquantized"].size() == 2);
+  CHECK(j["curves"].size() == 1);  // not a curve: it has no rate
+}
+
 TEST_CASE("eval refuses bad options with the right error kinds", "[eval]") {
   Fixture f;
   auto kind_of = [](auto&& body) { return cosae_test::expect_error(body).kind(); };

@@ -38,27 +38,60 @@ const char* coding_name(Coding coding) {
   return coding == Coding::cartesian ? "cartesian" : coding == Coding::polar ? "polar" : "auto";
 }
 
+namespace {
+
+// The image tensor [1, 3, H, W], padded by replication to whole cells, through the encoder
+// (tiled, float16 where the model says): the scaled latent [1, 2K, h, w] as float32.
+torch::Tensor analyze_image(torch::Tensor x, CodecModel& m, int quality) {
+  const int64_t D = m.net->config.downsampling;
+  const int64_t H = x.size(2), W = x.size(3);
+  const int64_t h = cells(H, D), w = cells(W, D);
+  x = torch::nn::functional::pad(
+      x, torch::nn::functional::PadFuncOptions({0, w * D - W, 0, h * D - H}).mode(torch::kReplicate));
+  std::optional<compat::AutocastScope> half;
+  if (m.half_precision) half.emplace(m.device, true, at::kHalf);
+  return analyze_tiled(*m.net, x, quality - 1, m.encode_tile_cells, m.encode_margin_cells).to(torch::kFloat);
+}
+
+// The decoder (tiled, float16 where the model says) from a scaled latent, cropped to the
+// image's height x width: [1, 3, height, width] float32, not clamped.
+torch::Tensor synthesize_image(const torch::Tensor& scaled_latent, CodecModel& m, int quality, int64_t height,
+                               int64_t width) {
+  torch::Tensor x;
+  {
+    std::optional<compat::AutocastScope> half;
+    if (m.half_precision) half.emplace(m.device, true, at::kHalf);
+    x = synthesize_tiled(*m.net, scaled_latent, quality - 1, m.decode_tile_cells, m.decode_margin_cells)
+            .to(torch::kFloat);
+  }
+  return x.slice(2, 0, height).slice(3, 0, width);
+}
+
+void check_quality(const CodecModel& m, int quality) {
+  const int levels = m.net->config.quality_levels();
+  COSAE_CHECK(quality >= 1 && quality <= levels, usage, "quality ", quality, " outside 1..", levels, " of model ",
+              m.id);
+}
+
+}  // namespace
+
+Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, AlphaPolicy alpha) {
+  check_quality(m, quality);
+  torch::NoGradGuard no_grad;
+  const auto x = image_to_tensor(image, alpha, m.device);
+  const auto y = synthesize_image(analyze_image(x, m, quality), m, quality, image.height, image.width);
+  return tensor_to_image(y, image.channels <= 2 ? 1 : 3, image.bit_depth);
+}
+
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o, CodecTimings* timings) {
-  const auto& config = m.net->config;
-  COSAE_CHECK(o.quality >= 1 && o.quality <= config.quality_levels(), usage, "quality ", o.quality,
-              " outside 1..", config.quality_levels(), " of model ", m.id);
+  check_quality(m, o.quality);
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();
   auto x = image_to_tensor(image, o.alpha, m.device);
   const double image_s = since(image_start);
   const auto network_start = Clock::now();
-  const int64_t D = config.downsampling;
-  const int64_t H = x.size(2), W = x.size(3);
-  const int64_t h = cells(H, D), w = cells(W, D);
-  x = torch::nn::functional::pad(
-      x, torch::nn::functional::PadFuncOptions({0, w * D - W, 0, h * D - H}).mode(torch::kReplicate));
-  torch::Tensor latent;
-  {
-    std::optional<compat::AutocastScope> half;
-    if (m.half_precision) half.emplace(m.device, true, at::kHalf);
-    latent = analyze_tiled(*m.net, x, o.quality - 1, m.encode_tile_cells, m.encode_margin_cells).to(torch::kFloat);
-  }
-  const int64_t C = latent.size(1), n = h * w;
+  const auto latent = analyze_image(x, m, o.quality);
+  const int64_t C = latent.size(1), n = latent.size(2) * latent.size(3);
   COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,
               " cannot code polar: use cartesian coding");
   const bool cartesian = o.coding != Coding::polar;
@@ -161,15 +194,8 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
 
   torch::NoGradGuard no_grad;
   const auto network_start = Clock::now();
-  torch::Tensor x;
-  {
-    std::optional<compat::AutocastScope> half;
-    if (m.half_precision) half.emplace(m.device, true, at::kHalf);
-    x = synthesize_tiled(*m.net, m.net->dequantize(symbols.to(m.device)), header.quality - 1, m.decode_tile_cells,
-                         m.decode_margin_cells)
-            .to(torch::kFloat);
-  }
-  x = x.slice(2, 0, header.height).slice(3, 0, header.width);
+  const auto x = synthesize_image(m.net->dequantize(symbols.to(m.device)), m, header.quality, header.height,
+                                  header.width);
   if (timings) synchronize(m.device);  // only to split the time between network and image
   const double network_s = since(network_start);
   const auto image_start = Clock::now();

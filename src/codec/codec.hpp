@@ -60,6 +60,12 @@ torch::Tensor synthesize_tiled(model::CosAEImpl& net, const torch::Tensor& scale
 torch::Tensor analyze_tiled(model::CosAEImpl& net, const torch::Tensor& x, int64_t level, int64_t tile_cells,
                             int64_t margin_cells);
 
+// The network's reconstruction of `image` at `quality` from its unquantised latent: no
+// rounding and no entropy coding, what infinitely fine quantisation would give. The PSNR the
+// quality levels can at best approach (`cosae eval --unquantized`).
+Image reconstruct_unquantized(const Image& image, CodecModel& model, int quality,
+                              AlphaPolicy alpha = AlphaPolicy::reject_translucent);
+
 // Reads just the header (for `cosae info`).
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size);
 

@@ -191,6 +191,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
 
   std::size_t total = 0;
   for (const auto& q : levels) total += q.size() * modes.size();
+  if (o.unquantized) total += models.size();
   for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
   total *= files.size();
   std::size_t done = 0;
@@ -228,6 +229,13 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
           if (keep) kept[name_of_codec][setting][name] = rgb;
           tick(name + " " + name_of_codec + " " + setting);
         }
+    for (std::size_t m = 0; m < models.size() && o.unquantized; ++m) {
+      const int level = *std::max_element(levels[m].begin(), levels[m].end());
+      const Image rgb = to_rgb8(codec::reconstruct_unquantized(original, models[m], level, AlphaPolicy::discard));
+      const std::string codec_name = models[m].id + "/unquantized", setting = "q" + std::to_string(level);
+      r.unquantized.push_back(measure(codec_name, setting, name, reference, rgb, 0, 0, 0));
+      tick(name + " " + codec_name);
+    }
     for (const auto& b : o.baselines)
       for (int q : b == "jpeg" ? o.jpeg_qualities : o.webp_qualities) {
         auto coded = code_with_baseline(b, reference, q);
@@ -319,6 +327,12 @@ std::string results_json(const EvalResults& r) {
                        {"width", s.width},       {"height", s.height},   {"bytes", s.bytes},
                        {"bpp", s.bpp},           {"psnr", s.psnr},       {"ms_ssim", s.ms_ssim},
                        {"encode_s", s.encode_s}, {"decode_s", s.decode_s}});
+  if (!r.unquantized.empty()) {
+    auto& ceiling = j["unquantized"] = nlohmann::json::array();
+    for (const auto& s : r.unquantized)
+      ceiling.push_back({{"codec", s.codec}, {"setting", s.setting}, {"image", s.image}, {"psnr", s.psnr},
+                         {"ms_ssim", s.ms_ssim}});
+  }
   auto& curves = j["curves"] = nlohmann::json::array();
   for (const auto& c : r.curves) {
     nlohmann::json points = nlohmann::json::array();

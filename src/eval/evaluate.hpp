@@ -27,6 +27,9 @@ struct EvalOptions {
   std::vector<int> webp_qualities = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95};
   std::string anchors;                   // JSON file: {"name": [{"bpp": x, "psnr": y}, ...], ...}
   std::string device = "auto";
+  // Also decode each image from its unquantised latent at each model's highest evaluated
+  // level: the PSNR that finer quantisation could at best reach (codec::reconstruct_unquantized).
+  bool unquantized = false;
   int crop_images = 3;                   // images shown as side-by-side crops in the report
   int crop_side = 192;                   // crop side in pixels
 };
@@ -82,6 +85,8 @@ struct EvalResults {
   std::string device;                  // where cosae ran
   std::vector<std::string> images;     // evaluated images, relative paths
   std::vector<Sample> samples;
+  // With EvalOptions::unquantized: codec "<model id>/unquantized", setting the level, bytes 0.
+  std::vector<Sample> unquantized;
   std::vector<Curve> curves;           // cosae models, then baselines, then anchors
   std::vector<BdEntry> bd;
   std::vector<CropSet> crops;
