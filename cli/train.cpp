@@ -24,7 +24,8 @@ class TrainCommand : public Command {
     app.add_option("--config", o.config,
                    "Model config: a JSON file or a preset (" + presets +
                        "); default: 'default', or with --init the model file's. With --init, a larger config "
-                       "grows the model into it (more frequencies, wider encoder stages, added quality levels)");
+                       "grows the model into it (more frequencies, wider encoder stages, added quality levels, "
+                       "added decoder blocks)");
     app.add_option("--steps", o.steps, "Total training steps")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--batch", o.batch, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--crop", o.crop, "Random crop side in pixels (a multiple of D)")

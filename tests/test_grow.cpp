@@ -1,6 +1,6 @@
-// Growing a trained CosAE into a larger architecture: the old levels reconstruct exactly as
-// before, the new latent channels start at 0 and can learn, and configs that cannot grow are
-// refused with a clear error.
+// Growing a trained CosAE into a larger architecture (more frequencies, encoder width, levels
+// and decoder blocks): the old levels reconstruct exactly as before, the new latent channels
+// start at 0 and can learn, and configs that cannot grow are refused with a clear error.
 #include "catch_compat.hpp"
 #include "cosae/error.hpp"
 #include "model/config.hpp"
@@ -16,6 +16,7 @@ ModelConfig grown_config(const ModelConfig& c) {
   g.frequencies = c.frequencies + 4;
   g.encoder_channels.back() += 8;
   g.lambdas.push_back(2 * c.lambdas.back());
+  g.decoder_blocks += 2;  // a plain and a shifted window block
   return g;
 }
 
@@ -86,6 +87,9 @@ TEST_CASE("grow: refuses what it cannot bridge", "[model]") {
   auto decoder = config;
   decoder.decoder_channels *= 2;
   check_refused(decoder);
+  auto fewer_blocks = config;
+  fewer_blocks.decoder_blocks -= 1;
+  check_refused(fewer_blocks);
   auto narrower = config;
   narrower.encoder_channels[0] -= 1;
   check_refused(narrower);

@@ -52,7 +52,6 @@ void check_growable(const ModelConfig& a, const ModelConfig& b) {
   same("downsampling", a.downsampling, b.downsampling);
   same("upsampling", a.upsampling, b.upsampling);
   same("decoder_channels", a.decoder_channels, b.decoder_channels);
-  same("decoder_blocks", a.decoder_blocks, b.decoder_blocks);
   same("attention", a.attention, b.attention);
   same("window", a.window, b.window);
   same("heads", a.heads, b.heads);
@@ -61,6 +60,8 @@ void check_growable(const ModelConfig& a, const ModelConfig& b) {
   same("entropy_filters", a.entropy_filters.size(), b.entropy_filters.size());
   for (std::size_t i = 0; i < a.entropy_filters.size(); ++i)
     same("entropy_filters", a.entropy_filters[i], b.entropy_filters[i]);
+  COSAE_CHECK(b.decoder_blocks >= a.decoder_blocks, usage, what, ": decoder blocks cannot be removed (",
+              a.decoder_blocks, " -> ", b.decoder_blocks, ")");
   COSAE_CHECK(b.frequencies >= a.frequencies, usage, what, ": frequencies cannot shrink (", a.frequencies, " -> ",
               b.frequencies, ")");
   same("the number of encoder stages", a.encoder_channels.size(), b.encoder_channels.size());
@@ -84,6 +85,13 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
     const std::string& key = item.key();
     auto& grown = item.value();
     const auto* found = old_parameters.find(key);
+    if (found == nullptr && key.rfind("decoder.body.", 0) == 0) {
+      // A block appended to the decoder: the last layer of each residual branch starts at 0,
+      // so the block passes its input through until training moves it.
+      for (const char* last : {"conv2.", "attention.to_out.", "read.to_out.", "mlp.2."})
+        if (key.find(last) != std::string::npos) grown.zero_();
+      continue;
+    }
     COSAE_CHECK(found != nullptr, model, "growing a model: the old model has no parameter ", key);
     const auto old = found->to(grown.device(), grown.scalar_type());
     const auto channel_map = map.to(grown.device());
