@@ -19,10 +19,8 @@ class TrainCommand : public Command {
     app.add_option("--val", o.val, "Folder of validation images (PSNR and bpp with real rounding)");
     app.add_option("--out", o.out, "Run folder: config.json, metrics.jsonl, checkpoint.pt, model.safetensors")
         ->required();
-    std::string presets;
-    for (const auto& p : model::config_presets()) presets += (presets.empty() ? "" : ", ") + p;
     app.add_option("--config", o.config,
-                   "Model config: a JSON file or a preset (" + presets +
+                   "Model config: a JSON file or a preset (" + model::config_preset_list() +
                        "); default: 'default', or with --init the model file's. With --init, a larger config "
                        "grows the model into it (more frequencies, wider encoder stages, added quality levels, "
                        "added decoder blocks)");
@@ -39,7 +37,8 @@ class TrainCommand : public Command {
         ->check(CLI::Range(1.0, 16.0));
     app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", o.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
-    auto* init = app.add_option("--init", o.init_model, "Start from this model file's weights (and architecture, unless --config is given)");
+    auto* init = app.add_option("--init", o.init_model,
+                                "Start from this model file's weights (and architecture, unless --config is given)");
     app.add_flag("--resume", o.resume, "Continue the run in --out from its checkpoint")->excludes(init);
     app.add_option("--seed", o.seed, "Random seed (kept by the run; ignored with --resume)")->capture_default_str();
     app.add_option("--val-every", o.val_every, "Validate every N steps")->capture_default_str()->check(CLI::PositiveNumber);

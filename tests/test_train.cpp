@@ -50,6 +50,17 @@ cosae::train::TrainOptions tiny_options(const std::string& data, const std::stri
   return o;
 }
 
+// A run that starts from `model` and stops at step 0, exporting the weights as loaded (a
+// planned stop exports at once). `config`: "" keeps the file's architecture, else grows into it.
+cosae::train::TrainOptions init_options(const std::string& data, const std::string& out, const std::string& model,
+                                        const std::string& config) {
+  auto o = tiny_options(data, out, 10);
+  o.config = config;
+  o.init_model = model;
+  o.stop_at_step = 0;
+  return o;
+}
+
 // One metric of every training line of metrics.jsonl.
 std::vector<double> metric(const std::string& metrics_path, const char* name = "loss") {
   std::ifstream in(metrics_path);
@@ -150,11 +161,7 @@ TEST_CASE("init: training starts from a model file's weights and architecture", 
   write_synthetic_images(dir / "data", 2);
   std::ostringstream log;
   const auto first = cosae::train::run_training(tiny_options(dir / "data", dir / "a", 3), log);
-  auto again = tiny_options(dir / "data", dir / "b", 10);
-  again.config = "";  // no --config: the model file's architecture
-  again.init_model = first.model_path;
-  again.stop_at_step = 0;    // a planned stop exports at once: the weights as loaded
-  const auto started = cosae::train::run_training(again, log);
+  const auto started = cosae::train::run_training(init_options(dir / "data", dir / "b", first.model_path, ""), log);
   auto a = cosae::model::load_model(first.model_path), b = cosae::model::load_model(started.model_path);
   CHECK(b->config.name == "cosae-tiny");
   auto pa = a->named_parameters(), pb = b->named_parameters();
@@ -173,11 +180,8 @@ TEST_CASE("init with a larger config grows the model into it", "[train]") {
   config.lambdas.push_back(0.1);
   const std::string config_path = dir / "grown.json";
   std::ofstream(config_path) << cosae::model::to_json(config).dump();
-  auto grow = tiny_options(dir / "data", dir / "b", 10);
-  grow.config = config_path;
-  grow.init_model = first.model_path;
-  grow.stop_at_step = 0;
-  const auto started = cosae::train::run_training(grow, log);
+  const auto started =
+      cosae::train::run_training(init_options(dir / "data", dir / "b", first.model_path, config_path), log);
   auto a = cosae::model::load_model(first.model_path), b = cosae::model::load_model(started.model_path);
   CHECK(b->config.frequencies == a->config.frequencies + 4);
   CHECK(b->config.quality_levels() == a->config.quality_levels() + 1);
@@ -185,10 +189,8 @@ TEST_CASE("init with a larger config grows the model into it", "[train]") {
 
   config.decoder_channels += 8;  // the decoder cannot grow: refused before any step
   std::ofstream(config_path) << cosae::model::to_json(config).dump();
-  auto refused = tiny_options(dir / "data", dir / "c", 10);
-  refused.config = config_path;
-  refused.init_model = first.model_path;
-  CHECK_THROWS_AS(cosae::train::run_training(refused, log), cosae::Error);
+  CHECK_THROWS_AS(cosae::train::run_training(init_options(dir / "data", dir / "c", first.model_path, config_path), log),
+                  cosae::Error);
 }
 
 TEST_CASE("bf16 autocast training: finite, and not the float32 numbers", "[train]") {

@@ -96,6 +96,12 @@ ModelConfig config_from_json(const nlohmann::json& j) {
 
 std::vector<std::string> config_presets() { return {"default", "wide", "d32", "d16", "ablation", "tiny"}; }
 
+std::string config_preset_list() {
+  std::string list;
+  for (const auto& p : config_presets()) list += (list.empty() ? "" : ", ") + p;
+  return list;
+}
+
 ModelConfig load_config(const std::string& preset_or_path) {
   ModelConfig c;
   if (preset_or_path == "default") return c;
@@ -145,9 +151,7 @@ ModelConfig load_config(const std::string& preset_or_path) {
   try {
     j = nlohmann::json::parse(bytes.begin(), bytes.end());
   } catch (const nlohmann::json::exception& e) {
-    std::string presets;
-    for (const auto& p : config_presets()) presets += (presets.empty() ? "" : ", ") + p;
-    COSAE_FAIL(usage, preset_or_path, ": not a preset (", presets, ") nor valid JSON: ", e.what());
+    COSAE_FAIL(usage, preset_or_path, ": not a preset (", config_preset_list(), ") nor valid JSON: ", e.what());
   }
   return config_from_json(j);
 }

@@ -42,5 +42,7 @@ ModelConfig config_from_json(const nlohmann::json& j);
 // or a path to a JSON file.
 ModelConfig load_config(const std::string& preset_or_path);
 std::vector<std::string> config_presets();
+// The same, as "default, wide, ..." for help texts and errors.
+std::string config_preset_list();
 
 }  // namespace cosae::model

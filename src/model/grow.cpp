@@ -78,7 +78,7 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
   check_growable(from.config, to.config);
   torch::NoGradGuard no_grad;
   const int64_t K = from.config.frequencies, grown_K = to.config.frequencies;
-  const auto map = latent_channel_map(K, grown_K);
+  const auto channel_map = latent_channel_map(K, grown_K).to(to.log_gains.device());
   const std::string latent_layer = "encoder.layers." + std::to_string(3 * from.config.stages()) + ".";
   auto old_parameters = from.named_parameters();
   for (auto& item : to.named_parameters()) {
@@ -94,7 +94,6 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
     }
     COSAE_CHECK(found != nullptr, model, "growing a model: the old model has no parameter ", key);
     const auto old = found->to(grown.device(), grown.scalar_type());
-    const auto channel_map = map.to(grown.device());
     if (key.rfind(latent_layer, 0) == 0) {
       // The latent's convolution: old rows to their channels, new rows 0 (the new a_k, b_k
       // stay exactly 0 until training moves them).
