@@ -18,7 +18,8 @@
 #                                        (lambda of q3) given a sixth of the steps, the same GPU
 #                                        time per level as six such models
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
-#   models/train_gpu.sh finish          wait for the runs to end; pack models and logs
+#   models/train_gpu.sh finish [NAME...] wait for the runs to end; pack logs, and the models of
+#                                        NAME... (all runs when none are named) as float16
 #
 # Data: data/train (cosae prepare output, see README "Training data"); validation curve on
 # samples/. Runs in runs/NAME; models go to $OUT (f16 exports whole, larger ones in pieces),
@@ -26,7 +27,10 @@
 # Environment: NAMES="default" trains only the default model; INIT=models/default.safetensors
 # starts the default run from that model's weights (checkpoints do not outlive a machine, the
 # shipped model does); CONFIG=wide trains the default run with that config instead, grown from
-# INIT's weights when both are given (cosae train --init with --config).
+# INIT's weights when both are given (cosae train --init with --config). With several GPUs the
+# runs are spread over them, run i on GPU i mod count (CUDA_VISIBLE_DEVICES), so that side by
+# side runs do not share one. Run "deep" is the default run's config with two more decoder
+# blocks (models/wide-deep.json), grown from INIT the same way.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-cuda}
@@ -47,6 +51,14 @@ CONFIG=${CONFIG:-default}
 COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
         --checkpoint-every 1000)
 
+gpu_count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+(( gpu_count > 0 )) || gpu_count=1
+gpu_of() {  # NAME: the GPU its run uses
+  local i=0
+  for n in "${NAMES[@]}"; do [[ $n == "$1" ]] && break; i=$(( i + 1 )); done
+  echo $(( i % gpu_count ))
+}
+
 # Anchored: the shell that started this script may hold the same words in its command line.
 running() { pgrep -f "^$COSAE train" >/dev/null; }
 
@@ -60,13 +72,14 @@ progress() {
 # Each run's export precision, and its own options, by name.
 export_args() {
   case $1 in
-    default) echo "--export-dtype f32" ;;  # converted to f16 for shipping (cosae convert)
+    default|deep) echo "--export-dtype f32" ;;  # converted to f16 for shipping (cosae convert)
     *) echo "--export-dtype f16" ;;  # the ablation has 5M more weights than the HCM: keep files small
   esac
 }
 run_args() {
   case $1 in
     default) echo "--config $CONFIG ${INIT:+--init $INIT}" ;;
+    deep) echo "--config models/wide-deep.json ${INIT:+--init $INIT}" ;;
     ablation) echo "--config ablation" ;;
     study-spiral) echo "--config default" ;;
     study-spectrum) echo "--config default --freq-init spectrum" ;;
@@ -81,7 +94,7 @@ run_args() {
 launch() {  # NAME STEPS VAL_EVERY SECONDS
   rm -rf "$RUNS/$1"
   mkdir -p "$RUNS/$1"
-  setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
+  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
     --val-every "$3" --log-every 100 --time-limit "$4" >"$RUNS/$1/train.log" 2>&1 </dev/null &
 }
 
@@ -106,7 +119,8 @@ case "${1:-}" in
     for n in "${NAMES[@]}"; do
       probe_config=$n
       [[ $n == default ]] && probe_config=$CONFIG
-      "$COSAE" train "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
+      [[ $n == deep ]] && probe_config=models/wide-deep.json
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "$COSAE" train "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
@@ -152,13 +166,16 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     seconds=${2:?seconds}
     end=$(( $(date +%s) + seconds ))
     while (( $(date +%s) < end )) && running; do
-      nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader >>"$LOGS/gpu_busy.csv"
+      nvidia-smi --query-gpu=timestamp,index,utilization.gpu,memory.used --format=csv,noheader >>"$LOGS/gpu_busy.csv"
       sleep 5
     done
     python3 -c "
-import sys
-u=[float(l.split(',')[1].split()[0]) for l in open(sys.argv[1]) if l.strip()]
-print(f'GPU busy: mean {sum(u)/len(u):.1f}% over {len(u)} samples') if u else None" "$LOGS/gpu_busy.csv"
+import sys, collections
+u = collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    f = [x.strip() for x in l.split(',')]
+    if len(f) == 4: u[f[1]].append(float(f[2].split()[0]))
+for g, v in sorted(u.items()): print(f'GPU {g} busy: mean {sum(v)/len(v):.1f}% over {len(v)} samples')" "$LOGS/gpu_busy.csv"
     progress
     collect
     ;;
@@ -166,19 +183,24 @@ print(f'GPU busy: mean {sum(u)/len(u):.1f}% over {len(u)} samples') if u else No
     while running; do sleep 5; done
     progress
     collect
-    for n in "${NAMES[@]}"; do
+    shift
+    packed=("$@")
+    (( ${#packed[@]} )) || packed=("${NAMES[@]}")
+    for n in "${packed[@]}"; do
       m="$RUNS/$n/model.safetensors"
       [[ -f $m ]] || { echo "$n: no model"; continue; }
+      "$COSAE" convert "$m" -o "$RUNS/$n/model-f16.safetensors" --dtype f16 >/dev/null || exit 1
+      m="$RUNS/$n/model-f16.safetensors"
       ls -l "$m"
       if (( $(stat -c %s "$m") < 16 * 1024 * 1024 )); then
-        cp "$m" "$OUT/$n.safetensors"
+        cp "$m" "$OUT/$n-f16.safetensors"
       else
-        split -b 15M -d "$m" "$OUT/$n.safetensors.part"  # files come back in pieces of <= 16 MiB
+        split -b 15M -d "$m" "$OUT/$n-f16.safetensors.part"  # files come back in pieces of <= 16 MiB
       fi
     done
     ;;
   *)
-    sed -n 2,26p "$0"
+    sed -n 2,31p "$0"
     exit 2
     ;;
 esac
