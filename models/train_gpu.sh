@@ -17,6 +17,11 @@
 #                                        the focal frequency loss, and one model for one quality
 #                                        (lambda of q3) given a sixth of the steps, the same GPU
 #                                        time per level as six such models
+#   models/train_gpu.sh stage DIR...     copy DIR... (carried in this call) into $DATA: a training
+#                                        set larger than one call can carry travels in parts,
+#                                        one call each, before "start" (the machine must stay
+#                                        held in between); e.g. DATA=/tmp/cosae-train with the
+#                                        shards of cosae prepare --max-shard-mb 20
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
 #   models/train_gpu.sh finish [NAME...] wait for the runs to end; pack logs, and the models of
 #                                        NAME... (all runs when none are named) as float16
@@ -149,6 +154,15 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     progress
     collect
     ;;
+  stage)
+    shift
+    (( $# )) || { echo "stage: which folders?" >&2; exit 2; }
+    for d in "$@"; do
+      [[ -d $d ]] || { echo "stage: $d: no such folder (carried?)" >&2; exit 2; }
+      mkdir -p "$DATA/$(basename "$d")" && cp -r "$d/." "$DATA/$(basename "$d")/" || exit 1
+    done
+    echo "staged in $DATA: $(find "$DATA" -name '*.png' | wc -l) PNG files, $(du -sh "$DATA" | cut -f1)"
+    ;;
   study)
     steps=${2:?steps}
     seconds=${3:?seconds}
@@ -200,7 +214,7 @@ for g, v in sorted(u.items()): print(f'GPU {g} busy: mean {sum(v)/len(v):.1f}% o
     done
     ;;
   *)
-    sed -n 2,31p "$0"
+    sed -n "2,/^set -uo/p" "$0" | sed '$d'
     exit 2
     ;;
 esac
