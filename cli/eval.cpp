@@ -1,8 +1,10 @@
 // cosae eval --data DIR [-m MODEL...] [-q LIST|all] [--baselines jpeg,webp] [--anchors FILE]
-//            [--json FILE] [--csv FILE] [--report FILE.html] [--device ...] [--threads N] [--quiet]
+//            [--unquantized] [--linear-bound N,...] [--json FILE] [--csv FILE] [--report FILE.html]
+//            [--device ...] [--threads N] [--quiet]
 // Prints the mean curves and the BD table on stdout; progress on stderr.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -62,6 +64,11 @@ void print_summary(const eval::EvalResults& r) {
     for (const auto& p : eval::mean_curve(samples))
       std::printf("%s at %s: PSNR %.2f dB, MS-SSIM %.4f (mean of %d images)\n", codec.c_str(), p.setting.c_str(),
                   p.psnr, p.ms_ssim, p.images);
+  std::vector<eval::CurvePoint> bound = eval::mean_curve(r.linear_bound);
+  std::sort(bound.begin(), bound.end(), [](const auto& a, const auto& b) { return std::stoi(a.setting) < std::stoi(b.setting); });
+  for (const auto& p : bound)
+    std::printf("%s, %s coefficients per block: PSNR %.2f dB, MS-SSIM %.4f (mean of %d images)\n",
+                r.linear_bound.front().codec.c_str(), p.setting.c_str(), p.psnr, p.ms_ssim, p.images);
   if (!r.bd.empty()) std::printf("BD (PCHIP, mean curves)\n  %-28s %-12s %10s %10s\n", "cosae", "against", "BD-rate", "BD-PSNR");
   for (const auto& e : r.bd) {
     if (e.ok)
@@ -73,7 +80,7 @@ void print_summary(const eval::EvalResults& r) {
 
 struct EvalCliOptions {
   std::string qualities = "all";
-  std::string codings, baselines;
+  std::string codings, baselines, linear_bound;
   std::string jpeg_qualities, webp_qualities;
   std::string json, csv, report;
   int threads = 0;
@@ -100,6 +107,9 @@ class EvalCommand : public Command {
     app.add_flag("--unquantized", opt_.unquantized,
                  "Also decode each image from its unquantised latent at the highest level: the PSNR finer "
                  "quantisation could at best reach");
+    app.add_option("--linear-bound", cli_.linear_bound,
+                   "Comma-separated numbers of coefficients N: also the PSNR of a fixed linear block transform "
+                   "(DCT on the model's DxD blocks) keeping N numbers per block, one set for all the images");
     app.add_flag("--quiet", cli_.quiet, "No progress on stderr");
   }
 
@@ -107,6 +117,7 @@ class EvalCommand : public Command {
     if (cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
     opt_.baselines = split_list(cli_.baselines);
     opt_.codings = split_list(cli_.codings);
+    if (!cli_.linear_bound.empty()) opt_.linear_bound = parse_levels(cli_.linear_bound, "--linear-bound");
     if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
     if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");
     for (const auto* list : {&opt_.jpeg_qualities, &opt_.webp_qualities})

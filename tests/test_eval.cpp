@@ -11,6 +11,7 @@
 #include "cosae/error.hpp"
 #include "eval/baselines.hpp"
 #include "eval/evaluate.hpp"
+#include "eval/linear_bound.hpp"
 #include "eval/metrics.hpp"
 #include "image_test_util.hpp"
 #include "temp_dir.hpp"
@@ -140,6 +141,87 @@ TEST_CASE("eval --unquantized decodes each image from its unrounded latent at th
   const auto j = nlohmann::json::parse(eval::results_json(r));
   CHECK(j["unquantized"].size() == 2);
   CHECK(j["curves"].size() == 1);  // not a curve: it has no rate
+}
+
+namespace {
+
+Image cosine_rows(int side, int block, int frequency) {  // grey as RGB: one DCT basis along x
+  Image image{side, side, 3, 8, {}};
+  image.samples.resize(image.sample_count());
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x)
+      for (int c = 0; c < 3; ++c)
+        image.samples[(static_cast<std::size_t>(y) * side + x) * 3 + c] = static_cast<uint16_t>(
+            std::lround(128 + 60 * std::cos(M_PI * (2 * (x % block) + 1) * frequency / (2.0 * block))));
+  return image;
+}
+
+}  // namespace
+
+TEST_CASE("the linear bound keeps the coefficients of highest energy over the images", "[eval]") {
+  eval::LinearBound bound(16);
+  CHECK(bound.coefficients() == 3 * 16 * 16);
+  const Image wave = cosine_rows(32, 16, 5);
+  const Image other = smooth(40, 24, 3, 0.3);  // not a multiple of the block: padded
+  bound.add(wave);
+  bound.add(other);
+  CHECK(bound.images() == 2);
+  // All coefficients: the transform is orthonormal and inverted exactly.
+  CHECK(bound.reconstruct(other, bound.coefficients()).samples == other.samples);
+  CHECK(bound.reconstruct(wave, bound.coefficients()).samples == wave.samples);
+  // The wave's energy is in its DC and one horizontal frequency, both among the first few
+  // positions chosen; the smooth image's error falls as positions are added.
+  double last = 0;
+  for (int count : {1, 4, 16, 64, 256}) {
+    const double p = eval::psnr(other, bound.reconstruct(other, count));
+    INFO(count << " coefficients: " << p << " dB");
+    CHECK(p >= last - 0.05);  // rounding aside, more positions never lose
+    last = p;
+  }
+  CHECK(eval::psnr(wave, bound.reconstruct(wave, 1)) < 20);
+  eval::LinearBound alone(16);
+  alone.add(wave);
+  CHECK(eval::psnr(wave, alone.reconstruct(wave, 2)) > 50);  // DC + the wave's coefficient
+  CHECK(eval::psnr(wave, alone.reconstruct(wave, 1)) < 20);  // DC alone: the wave is lost
+
+  auto kind_of = [](auto&& body) { return cosae_test::expect_error(body).kind(); };
+  CHECK(kind_of([&] { eval::LinearBound(16).reconstruct(wave, 2); }) == ErrorKind::usage);  // nothing added
+  CHECK(kind_of([&] { bound.reconstruct(wave, 0); }) == ErrorKind::usage);
+  CHECK(kind_of([&] { bound.reconstruct(wave, bound.coefficients() + 1); }) == ErrorKind::usage);
+  CHECK(kind_of([] { eval::LinearBound(0); }) == ErrorKind::usage);
+}
+
+TEST_CASE("eval --linear-bound measures the bound on every image with the model's block", "[eval]") {
+  Fixture f;
+  auto o = f.options();
+  o.qualities = {2};
+  const int all = 3 * 16 * 16;  // the tiny model's D = 16
+  o.linear_bound = {1, all};
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.samples.size() == 2);  // the coded samples are unchanged
+  REQUIRE(r.linear_bound.size() == 4);  // per image, per count
+  for (const auto& s : r.linear_bound) {
+    CHECK(s.codec == "linear-dct-16");
+    CHECK(s.bytes == 0);
+    if (s.setting == std::to_string(all)) CHECK(std::isinf(s.psnr));  // every coefficient: exact
+  }
+  // The same number as the bound itself gives, its positions chosen over both images.
+  eval::LinearBound bound(16);
+  const Image b = read_png(f.data + "/b.png");
+  const Image grey = read_png(f.data + "/sub/a grey.png");
+  Image a{grey.width, grey.height, 3, 8, {}};
+  for (auto v : grey.samples) a.samples.insert(a.samples.end(), {v, v, v});
+  bound.add(b);
+  bound.add(a);
+  const auto& first = r.linear_bound[0];
+  REQUIRE(first.image == "b.png");
+  REQUIRE(first.setting == "1");
+  CHECK(first.psnr == Approx(eval::psnr(b, bound.reconstruct(b, 1))).epsilon(1e-12));
+  const auto j = nlohmann::json::parse(eval::results_json(r));
+  CHECK(j["linear_bound"].size() == 4);
+  CHECK(j["curves"].size() == 1);  // not a curve: it has no rate
+  o.linear_bound = {all + 1};
+  CHECK(cosae_test::expect_error([&] { eval::evaluate(o); }).kind() == ErrorKind::usage);
 }
 
 TEST_CASE("eval refuses bad options with the right error kinds", "[eval]") {

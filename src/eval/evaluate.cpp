@@ -13,6 +13,7 @@
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "eval/baselines.hpp"
+#include "eval/linear_bound.hpp"
 #include "eval/metrics.hpp"
 #include "eval/ms_ssim.hpp"
 #include "train/dataset.hpp"
@@ -177,6 +178,10 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   for (std::size_t i = 0; i < models.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
       COSAE_CHECK(models[i].id != models[j].id, usage, "model ", models[i].id, " given twice");
+  LinearBound bound(models.front().net->config.downsampling);
+  for (int count : o.linear_bound)
+    COSAE_CHECK(count >= 1 && count <= bound.coefficients(), usage, "--linear-bound ", count, ": outside 1..",
+                bound.coefficients(), " (3 x ", bound.block(), " x ", bound.block(), " coefficients per block)");
 
   // Per model, the curves to run: (codec name, coding mode).
   std::vector<codec::Coding> modes;
@@ -192,6 +197,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   std::size_t total = 0;
   for (const auto& q : levels) total += q.size() * modes.size();
   if (o.unquantized) total += models.size();
+  total += o.linear_bound.size();
   for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
   total *= files.size();
   std::size_t done = 0;
@@ -208,6 +214,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     r.images.push_back(name);
     const Image original = read_image(files[f]);
     const Image reference = to_rgb8(original);
+    if (!o.linear_bound.empty()) bound.add(reference);
     const bool keep = static_cast<int>(f) < o.crop_images;
     if (keep) crop_originals.push_back(reference);
     for (std::size_t m = 0; m < models.size(); ++m)
@@ -245,6 +252,19 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
         if (keep) kept[b][setting][name] = std::move(coded.decoded);
         tick(name + " " + b + " " + setting);
       }
+  }
+
+  // The linear bound's coefficients are chosen over all the images: a second pass.
+  if (!o.linear_bound.empty()) {
+    const std::string codec_name = "linear-dct-" + std::to_string(bound.block());
+    for (std::size_t f = 0; f < files.size(); ++f) {
+      const Image reference = to_rgb8(read_image(files[f]));
+      for (int count : o.linear_bound) {
+        r.linear_bound.push_back(measure(codec_name, std::to_string(count), r.images[f], reference,
+                                         bound.reconstruct(reference, count), 0, 0, 0));
+        tick(r.images[f] + " " + codec_name + " " + std::to_string(count));
+      }
+    }
   }
 
   // Curves: cosae models, baselines, anchors.
@@ -327,11 +347,13 @@ std::string results_json(const EvalResults& r) {
                        {"width", s.width},       {"height", s.height},   {"bytes", s.bytes},
                        {"bpp", s.bpp},           {"psnr", s.psnr},       {"ms_ssim", s.ms_ssim},
                        {"encode_s", s.encode_s}, {"decode_s", s.decode_s}});
-  if (!r.unquantized.empty()) {
-    auto& ceiling = j["unquantized"] = nlohmann::json::array();
-    for (const auto& s : r.unquantized)
-      ceiling.push_back({{"codec", s.codec}, {"setting", s.setting}, {"image", s.image}, {"psnr", s.psnr},
-                         {"ms_ssim", s.ms_ssim}});
+  // Reconstructions without a bitstream: quality only.
+  for (const auto& [key, list] : {std::pair{"unquantized", &r.unquantized}, std::pair{"linear_bound", &r.linear_bound}}) {
+    if (list->empty()) continue;
+    auto& rows = j[key] = nlohmann::json::array();
+    for (const auto& s : *list)
+      rows.push_back({{"codec", s.codec}, {"setting", s.setting}, {"image", s.image}, {"psnr", s.psnr},
+                      {"ms_ssim", s.ms_ssim}});
   }
   auto& curves = j["curves"] = nlohmann::json::array();
   for (const auto& c : r.curves) {

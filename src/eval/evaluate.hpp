@@ -30,6 +30,10 @@ struct EvalOptions {
   // Also decode each image from its unquantised latent at each model's highest evaluated
   // level: the PSNR that finer quantisation could at best reach (codec::reconstruct_unquantized).
   bool unquantized = false;
+  // Also the linear bound (eval/linear_bound.hpp) keeping each of these numbers of coefficients
+  // per block, with the first model's D as the block side: what a fixed linear transform with
+  // as many numbers per block as the latent reaches on these images.
+  std::vector<int> linear_bound;
   int crop_images = 3;                   // images shown as side-by-side crops in the report
   int crop_side = 192;                   // crop side in pixels
 };
@@ -87,6 +91,9 @@ struct EvalResults {
   std::vector<Sample> samples;
   // With EvalOptions::unquantized: codec "<model id>/unquantized", setting the level, bytes 0.
   std::vector<Sample> unquantized;
+  // With EvalOptions::linear_bound: codec "linear-dct-<D>", setting the number of
+  // coefficients kept per block, bytes 0.
+  std::vector<Sample> linear_bound;
   std::vector<Curve> curves;           // cosae models, then baselines, then anchors
   std::vector<BdEntry> bd;
   std::vector<CropSet> crops;
