@@ -17,11 +17,11 @@
 #                                        the focal frequency loss, and one model for one quality
 #                                        (lambda of q3) given a sixth of the steps, the same GPU
 #                                        time per level as six such models
-#   models/train_gpu.sh stage DIR...     copy DIR... (carried in this call) into $DATA: a training
-#                                        set larger than one call can carry travels in parts,
-#                                        one call each, before "start" (the machine must stay
-#                                        held in between); e.g. DATA=/tmp/cosae-train with the
-#                                        shards of cosae prepare --max-shard-mb 20
+#   models/train_gpu.sh stage DIR...     copy DIR... (sent with this command) into $DATA: a
+#                                        training set larger than one command can receive
+#                                        travels in parts, one command each, before "start"
+#                                        (on the same machine); e.g. DATA=/tmp/cosae-train with
+#                                        the shards of cosae prepare --max-shard-mb 20
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
 #   models/train_gpu.sh finish [NAME...] wait for the runs to end; pack logs, and the models of
 #                                        NAME... (all runs when none are named) as float16
