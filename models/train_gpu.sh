@@ -35,7 +35,9 @@
 # INIT's weights when both are given (cosae train --init with --config). With several GPUs the
 # runs are spread over them, run i on GPU i mod count (CUDA_VISIBLE_DEVICES), so that side by
 # side runs do not share one. Run "deep" is the default run's config with two more decoder
-# blocks (models/wide-deep.json), grown from INIT the same way.
+# blocks (models/wide-deep.json), grown from INIT the same way. A run named BASE.TAG is run BASE
+# with the arguments in $ARGS_TAG added, for side by side comparisons of a training option:
+#   NAMES="default default.ds2" ARGS_ds2="--downscale 2" models/train_gpu.sh start 1250
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-cuda}
@@ -76,12 +78,19 @@ progress() {
 
 # Each run's export precision, and its own options, by name.
 export_args() {
-  case $1 in
+  case ${1%%.*} in
     default|deep) echo "--export-dtype f32" ;;  # converted to f16 for shipping (cosae convert)
     *) echo "--export-dtype f16" ;;  # the ablation has 5M more weights than the HCM: keep files small
   esac
 }
 run_args() {
+  local base=${1%%.*}
+  if [[ $base != "$1" ]]; then  # BASE.TAG: BASE's arguments, then those in $ARGS_TAG
+    local extra="ARGS_${1#*.}"
+    [[ -n ${!extra:-} ]] || { echo "run $1: set $extra to the arguments it adds" >&2; exit 2; }
+    echo "$(run_args "$base") ${!extra}"
+    return
+  fi
   case $1 in
     default) echo "--config $CONFIG ${INIT:+--init $INIT}" ;;
     deep) echo "--config models/wide-deep.json ${INIT:+--init $INIT}" ;;
@@ -94,6 +103,8 @@ run_args() {
   esac
   export_args "$1"
 }
+
+for n in "${NAMES[@]}"; do (run_args "$n" >/dev/null) || exit 2; done  # unknown names stop here
 
 # Starts run NAME in the background (its own process session) in a fresh folder.
 launch() {  # NAME STEPS VAL_EVERY SECONDS
@@ -122,9 +133,9 @@ case "${1:-}" in
     # the mean since the start, which includes start-up and cuDNN autotuning).
     rm -rf "$RUNS/probe-"*
     for n in "${NAMES[@]}"; do
-      probe_config=$n
-      [[ $n == default ]] && probe_config=$CONFIG
-      [[ $n == deep ]] && probe_config=models/wide-deep.json
+      probe_config=${n%%.*}
+      [[ $probe_config == default ]] && probe_config=$CONFIG
+      [[ $probe_config == deep ]] && probe_config=models/wide-deep.json
       CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "$COSAE" train "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
