@@ -67,7 +67,7 @@ void print_summary(const eval::EvalResults& r) {
   std::vector<eval::CurvePoint> bound = eval::mean_curve(r.linear_bound);
   std::sort(bound.begin(), bound.end(), [](const auto& a, const auto& b) { return std::stoi(a.setting) < std::stoi(b.setting); });
   for (const auto& p : bound)
-    std::printf("%s, %s coefficients per block: PSNR %.2f dB, MS-SSIM %.4f (mean of %d images)\n",
+    std::printf("%s, keeping N = %s per block: PSNR %.2f dB, MS-SSIM %.4f (mean of %d images)\n",
                 r.linear_bound.front().codec.c_str(), p.setting.c_str(), p.psnr, p.ms_ssim, p.images);
   if (!r.bd.empty()) std::printf("BD (PCHIP, mean curves)\n  %-28s %-12s %10s %10s\n", "cosae", "against", "BD-rate", "BD-PSNR");
   for (const auto& e : r.bd) {

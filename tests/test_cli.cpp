@@ -68,6 +68,12 @@ TEST_CASE("no model, bad options: one line, documented codes", "[cli]") {
   const auto b = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --baselines bmp");
   CHECK(b.exit_code == 2);
   CHECK(count_lines(b.output) == 1);
+  for (const char* bound : {"0", "x", "12289"}) {  // the default model's blocks hold 3 x 64 x 64
+    const auto l = run_cli("eval --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --linear-bound " + bound);
+    INFO(bound << ": " << l.output);
+    CHECK(l.exit_code == 2);
+    CHECK(count_lines(l.output) == 1);
+  }
 }
 
 TEST_CASE("info describes images and rejects bad files with one line", "[cli]") {
