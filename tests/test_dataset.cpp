@@ -187,6 +187,27 @@ TEST_CASE("BatchLoader pixels: conversion, flips, rescaling", "[train]") {
       }
     }
     for (int v = 0; v < 4; ++v) CHECK(seen[v] > 0);
+
+    // Rotations add the transposes: all eight orientations, each sample exactly one of them,
+    // and no other draw changes (a sample that is not transposed is the one flips alone gave).
+    options.rotations = true;
+    std::vector<torch::Tensor> all = variants;
+    for (int v = 0; v < 4; ++v) all.push_back(variants[v].transpose(1, 2));
+    std::vector<int> seen8(8, 0);
+    BatchLoader rotating({directory / "grey.png"}, options);
+    for (int64_t step = 0; step < 8; ++step) {
+      const torch::Tensor batch = rotating.batch(step);
+      const torch::Tensor flipped = loader.batch(step);
+      for (int64_t i = 0; i < 16; ++i) {
+        int matches = 0;
+        for (int v = 0; v < 8; ++v) {
+          if (torch::equal(batch[i], all[v])) ++seen8[v], ++matches;
+        }
+        CHECK(matches == 1);
+        CHECK((torch::equal(batch[i], flipped[i]) || torch::equal(batch[i], flipped[i].transpose(1, 2))));
+      }
+    }
+    for (int v = 0; v < 8; ++v) CHECK(seen8[v] > 0);
   }
   SECTION("a flat colour stays flat when shrunk or enlarged") {
     cosae::write_png(directory / "flat.png", constant_image(50, 31, 200, 100, 0));

@@ -475,8 +475,15 @@ void BatchLoader::prepare_sample(const StepWork& work, int index_in_batch) {
   const int x0 = static_cast<int>(rng.below(image->width - side + 1));
   const bool mirror_x = rng.coin() && options_.flips;
   const bool mirror_y = rng.coin() && options_.flips;
+  const bool transpose = rng.coin() && options_.rotations;
   float* output = work.data + std::size_t(index_in_batch) * 3 * crop * crop;
   resample_square(image->pixels.data(), image->width, x0, y0, side, crop, mirror_x, mirror_y, output);
+  if (transpose)
+    for (int c = 0; c < 3; ++c) {
+      float* plane = output + std::size_t(c) * crop * crop;
+      for (int y = 0; y < crop; ++y)
+        for (int x = y + 1; x < crop; ++x) std::swap(plane[std::size_t(y) * crop + x], plane[std::size_t(x) * crop + y]);
+    }
 }
 
 std::shared_ptr<const BatchLoader::RgbImage> BatchLoader::choose_image(SampleRng& rng) {

@@ -2,20 +2,24 @@
 // trainer by a pool of worker threads.
 //
 // Determinism: the batch of a step depends only on (seed, step, rank, world_size, batch, crop,
-// max_downscale, flips, files) - not on the thread count, the cache, the prefetch depth or
+// max_downscale, flips, rotations, files) - not on the thread count, the cache, the prefetch depth or
 // timing - so a run resumed from a checkpoint at step s with the same options sees exactly the
 // batches it would have seen. Sample j of step s on rank r has the global index
 // g = (s * world_size + r) * batch + j, and an RNG seeded from a hash of (seed, g) picks, in
-// this order: the file, the downscale factor, the crop position, a left-right flip and a
-// top-bottom flip. Ranks therefore draw independent samples. Whether a file decodes is a
-// property of the file, so redrawing past unreadable ones keeps batches deterministic.
+// this order: the file, the downscale factor, the crop position, a left-right flip, a
+// top-bottom flip and a transpose (a coin drawn whether or not rotations are on, so turning
+// them on changes no other draw). Ranks therefore draw independent samples. Whether a file
+// decodes is a property of the file, so redrawing past unreadable ones keeps batches
+// deterministic.
 //
 // Each sample: an s x s square of the image, s = round(crop * f) with f uniform in
 // [1, max_downscale], clamped to the image's shorter side, is resampled to crop x crop. A
 // larger square is reduced by exact area averaging (as OpenCV's INTER_AREA); a smaller one -
 // an image smaller than the crop - is enlarged bilinearly (pixel centres aligned), so every
 // sample is exactly crop x crop without padding borders. Flips mirror left-right and
-// top-bottom, each with probability 1/2 (flips = false keeps the natural orientation).
+// top-bottom, each with probability 1/2 (flips = false keeps the natural orientation);
+// rotations = true also transposes with probability 1/2, so that with the flips all eight
+// rotations and mirrorings of the square are equally likely.
 //
 // Pixels: grey is replicated to RGB, alpha is discarded whatever it holds (as
 // AlphaPolicy::discard), 16-bit samples are rounded to 8 bits; decoded images are cached as
@@ -51,6 +55,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   double max_downscale = 1.0;   // random downscale factor in [1, max_downscale]; 1 = off
   bool flips = true;            // random left-right and top-bottom mirroring
+  bool rotations = false;       // random transposes too: with flips, every multiple of 90 degrees
   int prefetch = 4;             // steps prepared ahead of the one asked for
   bool pinned = false;          // batches in page-locked memory (needs CUDA), for asynchronous
                                 // copies to a GPU

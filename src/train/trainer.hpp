@@ -24,6 +24,7 @@ struct TrainOptions {
   double clip_norm = 1.0;
   int64_t warmup_steps = -1;      // -1: min(1000, steps / 20)
   double max_downscale = 1.0;
+  bool rotations = false;         // random 90-degree rotations of the crops, besides the flips
   std::string device = "auto";
   int threads = 0;                // loader threads (0 = all cores)
   bool resume = false;
