@@ -174,18 +174,19 @@ TEST_CASE("BatchLoader pixels: conversion, flips, rescaling", "[train]") {
     options.flips = true;
     const std::vector<torch::Tensor> variants = {expected, expected.flip({2}), expected.flip({1}),
                                                  expected.flip({1, 2})};
-    std::vector<int> seen(4, 0);
-    BatchLoader loader({directory / "grey.png"}, options);
-    for (int64_t step = 0; step < 4; ++step) {
-      const torch::Tensor batch = loader.batch(step);
-      for (int64_t i = 0; i < 16; ++i) {
+    // Each sample of `batch` is exactly one of `orientations`; counts which.
+    auto tally = [](const torch::Tensor& batch, const std::vector<torch::Tensor>& orientations, std::vector<int>& seen) {
+      for (int64_t i = 0; i < batch.size(0); ++i) {
         int matches = 0;
-        for (int v = 0; v < 4; ++v) {
-          if (torch::equal(batch[i], variants[v])) ++seen[v], ++matches;
+        for (std::size_t v = 0; v < orientations.size(); ++v) {
+          if (torch::equal(batch[i], orientations[v])) ++seen[v], ++matches;
         }
         CHECK(matches == 1);
       }
-    }
+    };
+    std::vector<int> seen(4, 0);
+    BatchLoader loader({directory / "grey.png"}, options);
+    for (int64_t step = 0; step < 4; ++step) tally(loader.batch(step), variants, seen);
     for (int v = 0; v < 4; ++v) CHECK(seen[v] > 0);
 
     // Rotations add the transposes: all eight orientations, each sample exactly one of them,
@@ -198,14 +199,9 @@ TEST_CASE("BatchLoader pixels: conversion, flips, rescaling", "[train]") {
     for (int64_t step = 0; step < 8; ++step) {
       const torch::Tensor batch = rotating.batch(step);
       const torch::Tensor flipped = loader.batch(step);
-      for (int64_t i = 0; i < 16; ++i) {
-        int matches = 0;
-        for (int v = 0; v < 8; ++v) {
-          if (torch::equal(batch[i], all[v])) ++seen8[v], ++matches;
-        }
-        CHECK(matches == 1);
+      tally(batch, all, seen8);
+      for (int64_t i = 0; i < 16; ++i)
         CHECK((torch::equal(batch[i], flipped[i]) || torch::equal(batch[i], flipped[i].transpose(1, 2))));
-      }
     }
     for (int v = 0; v < 8; ++v) CHECK(seen8[v] > 0);
   }
