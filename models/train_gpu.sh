@@ -23,6 +23,10 @@
 #                                        (on the same machine); e.g. DATA=/tmp/cosae-train with
 #                                        the shards of cosae prepare --max-shard-mb 20
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
+#   models/train_gpu.sh evaluate DIR...  once the runs have ended: cosae eval of INIT's model (when
+#                                        given) and each run's model on each DIR (held-out
+#                                        images sent with the command), every quality and the
+#                                        unquantised latent; BD-rate of each against the first
 #   models/train_gpu.sh finish [NAME...] wait for the runs to end; pack logs, and the models of
 #                                        NAME... (all runs when none are named) as float16
 #
@@ -202,6 +206,22 @@ for l in open(sys.argv[1]):
     if len(f) == 4: u[f[1]].append(float(f[2].split()[0]))
 for g, v in sorted(u.items()): print(f'GPU {g} busy: mean {sum(v)/len(v):.1f}% over {len(v)} samples')" "$LOGS/gpu_busy.csv"
     progress
+    collect
+    ;;
+  evaluate)
+    shift
+    (( $# )) || { echo "evaluate: which folders?" >&2; exit 2; }
+    while running; do sleep 5; done
+    models=(${INIT:+"$INIT"})
+    for n in "${NAMES[@]}"; do
+      [[ -f $RUNS/$n/model.safetensors ]] && models+=("$RUNS/$n/model.safetensors") || echo "$n: no model"
+    done
+    for d in "$@"; do
+      [[ -d $d ]] || { echo "evaluate: $d: no such folder" >&2; exit 2; }
+      echo "== $d (models in this order: ${models[*]})"
+      "$COSAE" eval --data "$d" -m "${models[@]}" --unquantized --quiet \
+        --json "$LOGS/eval-$(basename "$d").json" 2>"$LOGS/eval-$(basename "$d").err" || { tail -5 "$LOGS/eval-$(basename "$d").err"; exit 1; }
+    done
     collect
     ;;
   finish)
