@@ -71,10 +71,11 @@ void print_summary(const eval::EvalResults& r) {
                 r.linear_bound.front().codec.c_str(), p.setting.c_str(), p.psnr, p.ms_ssim, p.images);
   if (!r.bd.empty()) std::printf("BD (PCHIP, mean curves)\n  %-28s %-12s %10s %10s\n", "cosae", "against", "BD-rate", "BD-PSNR");
   for (const auto& e : r.bd) {
-    if (e.ok)
-      std::printf("  %-28s %-12s %9.2f%% %7.3f dB\n", e.test.c_str(), e.anchor.c_str(), e.bd_rate, e.bd_psnr);
-    else
-      std::printf("  %-28s %-12s n/a: %s\n", e.test.c_str(), e.anchor.c_str(), e.error.c_str());
+    char rate[32] = "       n/a", psnr[32] = "       n/a";
+    if (e.bd_rate) std::snprintf(rate, sizeof rate, "%9.2f%%", *e.bd_rate);
+    if (e.bd_psnr) std::snprintf(psnr, sizeof psnr, "%7.3f dB", *e.bd_psnr);
+    std::printf("  %-28s %-12s %10s %10s%s%s\n", e.test.c_str(), e.anchor.c_str(), rate, psnr,
+                e.error.empty() ? "" : "  ", e.error.c_str());
   }
 }
 

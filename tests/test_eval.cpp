@@ -259,13 +259,51 @@ TEST_CASE("anchors join the curves and the BD table", "[eval]") {
   CHECK(r.curves[1].codec == "paper");
   REQUIRE(r.bd.size() == 1);
   CHECK(r.bd[0].anchor == "paper");
-  CHECK((r.bd[0].ok || !r.bd[0].error.empty()));  // an untrained model may not overlap the anchor
+  CHECK(((r.bd[0].bd_rate && r.bd[0].bd_psnr) || !r.bd[0].error.empty()));  // an untrained model may not overlap the anchor
 
   const std::string bad = f.dir / "bad.json";
   std::ofstream(bad) << R"({"paper": [{"bpp": -1, "psnr": 20}]})";
   CHECK(cosae_test::expect_error([&] { eval::read_anchors(bad); }).kind() == ErrorKind::bad_input);
   std::ofstream(bad) << "not json";
   CHECK(cosae_test::expect_error([&] { eval::read_anchors(bad); }).kind() == ErrorKind::bad_input);
+}
+
+TEST_CASE("BD-rate and BD-PSNR are each given where their ranges overlap", "[eval]") {
+  auto curve = [](const std::string& name, std::vector<std::pair<double, double>> points) {
+    eval::Curve c{name, "cosae", {}};
+    for (const auto& [bpp, psnr] : points) c.points.push_back({"q", bpp, psnr});
+    return c;
+  };
+  const auto anchor = curve("a", {{0.2, 24.0}, {0.3, 24.5}, {0.4, 24.8}, {0.5, 25.0}});
+  // The same rates, 1 dB better everywhere: the rates overlap, the PSNRs barely.
+  const auto shifted = curve("b", {{0.2, 25.0}, {0.3, 25.5}, {0.4, 25.8}, {0.5, 26.0}});
+  // Above the anchor's whole PSNR range: only BD-PSNR exists.
+  const auto above = curve("c", {{0.2, 26.0}, {0.3, 26.5}, {0.4, 26.8}, {0.5, 27.0}});
+  // At rates the anchor never reaches: only BD-rate exists.
+  const auto cheap = curve("d", {{0.02, 24.0}, {0.03, 24.5}, {0.04, 24.8}, {0.05, 25.0}});
+
+  const auto both = eval::compare_curves(anchor, anchor);
+  REQUIRE(both.bd_rate);
+  REQUIRE(both.bd_psnr);
+  CHECK(*both.bd_rate == Approx(0.0).margin(1e-9));
+  CHECK(*both.bd_psnr == Approx(0.0).margin(1e-9));
+  CHECK(both.error.empty());
+
+  const auto better = eval::compare_curves(anchor, shifted);
+  REQUIRE(better.bd_psnr);
+  CHECK(*better.bd_psnr == Approx(1.0).margin(1e-9));
+
+  const auto only_psnr = eval::compare_curves(anchor, above);
+  CHECK_FALSE(only_psnr.bd_rate);
+  REQUIRE(only_psnr.bd_psnr);
+  CHECK(*only_psnr.bd_psnr == Approx(2.0).margin(1e-9));
+  CHECK(only_psnr.error.find("BD-rate") != std::string::npos);
+
+  const auto only_rate = eval::compare_curves(anchor, cheap);
+  REQUIRE(only_rate.bd_rate);
+  CHECK(*only_rate.bd_rate == Approx(-90.0).margin(1e-9));  // a tenth of the bits
+  CHECK_FALSE(only_rate.bd_psnr);
+  CHECK(only_rate.error.find("BD-PSNR") != std::string::npos);
 }
 
 TEST_CASE("baselines are coded for real", "[eval]") {

@@ -99,14 +99,18 @@ EvalResults synthetic_results() {
   BdEntry good;
   good.test = cosae.codec;
   good.anchor = "jpeg";
-  good.ok = true;
   good.bd_rate = -31.4159;
   good.bd_psnr = 2.7183;
   BdEntry bad;
   bad.test = cosae.codec;
   bad.anchor = anchor.codec;
   bad.error = "BD: the curves' rates do not overlap (<none>)";
-  r.bd = {good, bad};
+  BdEntry half;  // better everywhere: a BD-PSNR but no BD-rate
+  half.test = cosae.codec;
+  half.anchor = "webp";
+  half.bd_psnr = 0.5772;
+  half.error = "BD-rate: no shared <PSNR>";
+  r.bd = {good, bad, half};
 
   CropSet crops;
   crops.image = kOddImage;
@@ -222,6 +226,8 @@ TEST_CASE("html report: one curve group per plotted curve, escaped names, tables
   CHECK(html.find("-31.42") != std::string::npos);
   CHECK(html.find("+2.72") != std::string::npos);
   CHECK(html.find("BD: the curves&#39; rates do not overlap (&lt;none&gt;)") != std::string::npos);
+  CHECK(html.find("+0.58") != std::string::npos);  // the half entry's BD-PSNR, beside its n/a
+  CHECK(html.find("title=\"BD-rate: no shared &lt;PSNR&gt;\">n/a</td>") != std::string::npos);
 
   // Tables: per setting (4 curves), per image (in a <details>), with formatted numbers.
   CHECK(count(html, "<table class=\"curve-table\"") == 4);

@@ -87,6 +87,24 @@ std::vector<RdPoint> rd_points(const Curve& c) {
 
 }  // namespace
 
+BdEntry compare_curves(const Curve& anchor, const Curve& test) {
+  BdEntry e;
+  e.test = test.codec;
+  e.anchor = anchor.codec;
+  const auto a = rd_points(anchor), t = rd_points(test);
+  try {
+    e.bd_rate = bd_rate(a, t);
+  } catch (const Error& err) {
+    e.error = std::string("BD-rate: ") + err.what();
+  }
+  try {
+    e.bd_psnr = bd_psnr(a, t);
+  } catch (const Error& err) {
+    e.error += (e.error.empty() ? "BD-PSNR: " : "; BD-PSNR: ") + std::string(err.what());
+  }
+  return e;
+}
+
 std::vector<CurvePoint> mean_curve(const std::vector<Sample>& samples) {
   std::vector<CurvePoint> points;
   for (const auto& s : samples) {
@@ -288,17 +306,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     for (std::size_t a = 0; a < r.curves.size(); ++a) {
       const Curve& anchor = r.curves[a];
       if (anchor.kind == "cosae" && !(a == 0 && t > 0)) continue;
-      BdEntry e;
-      e.test = test.codec;
-      e.anchor = anchor.codec;
-      try {
-        e.bd_rate = bd_rate(rd_points(anchor), rd_points(test));
-        e.bd_psnr = bd_psnr(rd_points(anchor), rd_points(test));
-        e.ok = true;
-      } catch (const Error& err) {
-        e.error = err.what();
-      }
-      r.bd.push_back(e);
+      r.bd.push_back(compare_curves(anchor, test));
     }
   }
 
@@ -366,12 +374,9 @@ std::string results_json(const EvalResults& r) {
   auto& bd = j["bd"] = nlohmann::json::array();
   for (const auto& e : r.bd) {
     nlohmann::json row{{"test", e.test}, {"anchor", e.anchor}};
-    if (e.ok) {
-      row["bd_rate"] = e.bd_rate;
-      row["bd_psnr"] = e.bd_psnr;
-    } else {
-      row["error"] = e.error;
-    }
+    if (e.bd_rate) row["bd_rate"] = *e.bd_rate;
+    if (e.bd_psnr) row["bd_psnr"] = *e.bd_psnr;
+    if (!e.error.empty()) row["error"] = e.error;
     bd.push_back(row);
   }
   return j.dump(2) + "\n";

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,14 +65,18 @@ struct Curve {
 };
 
 // BD-rate / BD-PSNR of a cosae model (test) against a baseline, an anchor, or the first model
-// evaluated (for the others), on the mean curves.
+// evaluated (for the others), on the mean curves. Each is computed on its own: BD-rate needs
+// the curves to share a PSNR range, BD-PSNR a rate range, so a model that is better everywhere
+// may have only a BD-PSNR.
 struct BdEntry {
   std::string test, anchor;
-  bool ok = false;
-  double bd_rate = 0;   // percent; negative = cosae needs fewer bits
-  double bd_psnr = 0;   // dB; positive = cosae is better at equal rate
-  std::string error;    // why it could not be computed (no overlap, too few points, ...)
+  std::optional<double> bd_rate;  // percent; negative = cosae needs fewer bits
+  std::optional<double> bd_psnr;  // dB; positive = cosae is better at equal rate
+  std::string error;              // why one or both are missing (no overlap, too few points, ...)
 };
+
+// Both BD figures of `test` against `anchor` (PCHIP), each present when it can be computed.
+BdEntry compare_curves(const Curve& anchor, const Curve& test);
 
 // A crop of one image as coded by each codec at the setting nearest a target bpp.
 struct CropPanel {

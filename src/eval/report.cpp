@@ -276,11 +276,15 @@ void bd_table(std::ostringstream& out, const std::vector<BdEntry>& entries) {
          "<th>BD-PSNR (dB)</th></tr></thead>\n<tbody>\n";
   for (const auto& e : entries) {
     out << "<tr><td>" << escape(e.test) << "</td><td>" << escape(e.anchor) << "</td>";
-    if (e.ok)
-      out << "<td class=\"num\">" << signed_fixed(e.bd_rate, 2) << "</td><td class=\"num\">"
-          << signed_fixed(e.bd_psnr, 2) << "</td>";
-    else
+    if (!e.bd_rate && !e.bd_psnr) {
       out << "<td colspan=\"2\" class=\"error\">" << escape(e.error) << "</td>";
+    } else {
+      for (const auto& value : {e.bd_rate, e.bd_psnr})
+        if (value)
+          out << "<td class=\"num\">" << signed_fixed(*value, 2) << "</td>";
+        else
+          out << "<td class=\"error\" title=\"" << escape(e.error) << "\">n/a</td>";
+    }
     out << "</tr>\n";
   }
   out << "</tbody>\n</table>\n";
