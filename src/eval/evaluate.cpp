@@ -92,15 +92,20 @@ BdEntry compare_curves(const Curve& anchor, const Curve& test) {
   e.test = test.codec;
   e.anchor = anchor.codec;
   const auto a = rd_points(anchor), t = rd_points(test);
+  auto why = [&e](const char* figure, const Error& err) {  // "BD-rate: the curves do not ..."
+    std::string message = err.what();
+    if (message.rfind("BD: ", 0) == 0) message.erase(0, 4);
+    e.error += (e.error.empty() ? "" : "; ") + std::string(figure) + ": " + message;
+  };
   try {
     e.bd_rate = bd_rate(a, t);
   } catch (const Error& err) {
-    e.error = std::string("BD-rate: ") + err.what();
+    why("BD-rate", err);
   }
   try {
     e.bd_psnr = bd_psnr(a, t);
   } catch (const Error& err) {
-    e.error += (e.error.empty() ? "BD-PSNR: " : "; BD-PSNR: ") + std::string(err.what());
+    why("BD-PSNR", err);
   }
   return e;
 }
