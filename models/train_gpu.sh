@@ -40,8 +40,11 @@
 # runs are spread over them, run i on GPU i mod count (CUDA_VISIBLE_DEVICES), so that side by
 # side runs do not share one. Run "deep" is the default run's config with two more decoder
 # blocks (models/wide-deep.json), grown from INIT the same way. A run named BASE.TAG is run BASE
-# with the arguments in $ARGS_TAG added, for side by side comparisons of a training option:
+# with the arguments in $ARGS_TAG added, and trained on the folder $DATA_TAG instead of $DATA
+# when that is set, for side by side comparisons of a training option or a training set:
 #   NAMES="default default.ds2" ARGS_ds2="--downscale 2" models/train_gpu.sh start 1250
+#   NAMES="default.a default.b" ARGS_a="--rotations" ARGS_b="--rotations --downscale 6" \
+#     DATA_b=/tmp/cosae-train-2x models/train_gpu.sh start 1250
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-cuda}
@@ -58,8 +61,8 @@ threads=7  # loader threads per run (16 cores)
 read -r -a NAMES <<< "${NAMES:-$default_names}"
 INIT=${INIT:-}
 CONFIG=${CONFIG:-default}
-# Shared by both runs; seed, batch, crop and learning rate are part of the recipe.
-COMMON=(--data "$DATA" --batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
+# Shared by all runs; seed, batch, crop and learning rate are part of the recipe.
+COMMON=(--batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
         --checkpoint-every 1000)
 
 gpu_count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
@@ -80,6 +83,11 @@ progress() {
   done
 }
 
+data_of() {  # NAME: the folder its run trains on
+  local own="DATA_${1#*.}"
+  if [[ $1 == *.* && -n ${!own:-} ]]; then echo "${!own}"; else echo "$DATA"; fi
+}
+
 # Each run's export precision, and its own options, by name.
 export_args() {
   case ${1%%.*} in
@@ -87,12 +95,19 @@ export_args() {
     *) echo "--export-dtype f16" ;;  # the ablation has 5M more weights than the HCM: keep files small
   esac
 }
+tag_args() {  # NAME: for BASE.TAG, the arguments in $ARGS_TAG (also given when a run resumes)
+  [[ $1 == *.* ]] || return 0
+  local extra="ARGS_${1#*.}" own="DATA_${1#*.}"
+  [[ -n ${!extra:-} || -n ${!own:-} ]] ||
+    { echo "run $1: set $extra to the arguments it adds, or $own to its training folder" >&2; exit 2; }
+  echo "${!extra:-}"
+}
 run_args() {
   local base=${1%%.*}
   if [[ $base != "$1" ]]; then  # BASE.TAG: BASE's arguments, then those in $ARGS_TAG
-    local extra="ARGS_${1#*.}"
-    [[ -n ${!extra:-} ]] || { echo "run $1: set $extra to the arguments it adds" >&2; exit 2; }
-    echo "$(run_args "$base") ${!extra}"
+    local extra
+    extra=$(tag_args "$1") || exit 2
+    echo "$(run_args "$base") $extra"
     return
   fi
   case $1 in
@@ -114,7 +129,7 @@ for n in "${NAMES[@]}"; do (run_args "$n" >/dev/null) || exit 2; done  # unknown
 launch() {  # NAME STEPS VAL_EVERY SECONDS
   rm -rf "$RUNS/$1"
   mkdir -p "$RUNS/$1"
-  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup "$COSAE" train "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
+  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup "$COSAE" train --data "$(data_of "$1")" "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
     --val-every "$3" --log-every 100 --time-limit "$4" >"$RUNS/$1/train.log" 2>&1 </dev/null &
 }
 
@@ -140,7 +155,7 @@ case "${1:-}" in
       probe_config=${n%%.*}
       [[ $probe_config == default ]] && probe_config=$CONFIG
       [[ $probe_config == deep ]] && probe_config=models/wide-deep.json
-      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "$COSAE" train "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "$COSAE" train --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
@@ -161,8 +176,8 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     total=${2:?steps}
     seconds=${3:?seconds}
     for n in "${NAMES[@]}"; do
-      "$COSAE" train "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
-        --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" $(export_args "$n") \
+      "$COSAE" train --data "$(data_of "$n")" "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
+        --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" $(export_args "$n") $(tag_args "$n") \
         >"$RUNS/$n/train2.log" 2>&1 </dev/null &
     done
     wait
