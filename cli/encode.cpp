@@ -21,6 +21,7 @@ struct EncodeOptions : CodecRunOptions {
   int quality = 4;
   std::string coding = "auto";
   bool drop_alpha = false;
+  int refine_steps = 0;
 };
 
 class EncodeCommand : public Command {
@@ -39,6 +40,11 @@ class EncodeCommand : public Command {
         ->check(CLI::IsMember({"auto", "polar", "cartesian"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
+    app.add_option("--refine", opt_.refine_steps,
+                   "Encoder effort: gradient steps on the latent before coding, for a better rate-distortion "
+                   "trade-off with the same decoder (0 = off; each step runs the decoder forward and back)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 100000));
   }
 
   int run() override {
@@ -48,6 +54,7 @@ class EncodeCommand : public Command {
     codec::EncodeOptions options;
     options.quality = opt_.quality;
     options.coding = codec::coding_from_name(opt_.coding);
+    options.refine_steps = opt_.refine_steps;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
     for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
       const auto& in = opt_.inputs[i];

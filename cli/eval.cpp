@@ -81,7 +81,7 @@ void print_summary(const eval::EvalResults& r) {
 
 struct EvalCliOptions {
   std::string qualities = "all";
-  std::string codings, baselines, linear_bound;
+  std::string codings, baselines, linear_bound, refine;
   std::string jpeg_qualities, webp_qualities;
   std::string json, csv, report;
   int threads = 0;
@@ -108,6 +108,10 @@ class EvalCommand : public Command {
     app.add_flag("--unquantized", opt_.unquantized,
                  "Also decode each image from its unquantised latent at the highest level: the PSNR finer "
                  "quantisation could at best reach");
+    app.add_option("--refine", cli_.refine,
+                   "Comma-separated encoder efforts: gradient steps on each latent before coding (0 = none), "
+                   "each its own curves; e.g. 0,20")
+        ->default_str("0");
     app.add_option("--linear-bound", cli_.linear_bound,
                    "Comma-separated numbers of coefficients N: also the PSNR of a fixed linear block transform "
                    "(DCT on the model's DxD blocks) keeping N numbers per block, one set for all the images");
@@ -118,6 +122,7 @@ class EvalCommand : public Command {
     if (cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
     opt_.baselines = split_list(cli_.baselines);
     opt_.codings = split_list(cli_.codings);
+    if (!cli_.refine.empty()) opt_.refine_steps = parse_levels(cli_.refine, "--refine");
     if (!cli_.linear_bound.empty()) opt_.linear_bound = parse_levels(cli_.linear_bound, "--linear-bound");
     if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
     if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");

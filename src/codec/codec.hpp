@@ -27,6 +27,9 @@ struct EncodeOptions {
   int quality = 4;  // 1 .. the model's number of levels
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
   Coding coding = Coding::smaller;
+  // Encoder effort: gradient steps on the latent before coding (codec/refine.hpp), for a lower
+  // rate-distortion cost with the same decoder; 0 = the encoder network's latent as it is.
+  int refine_steps = 0;
 };
 
 // Where the time went (for benchmarks); the network part includes host <-> device copies.

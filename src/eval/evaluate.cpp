@@ -210,15 +210,26 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   std::vector<codec::Coding> modes;
   for (const auto& c : o.codings) modes.push_back(codec::coding_from_name(c));
   if (modes.empty()) modes.push_back(codec::EncodeOptions().coding);
-  std::vector<std::vector<std::pair<std::string, codec::Coding>>> coded_as;
+  // Each model's curves: one per coding and refinement effort; "<model id>[/<coding>][+refineN]".
+  struct CodedAs {
+    std::string name;
+    codec::Coding mode;
+    int refine_steps;
+  };
+  std::vector<int> efforts = o.refine_steps.empty() ? std::vector<int>{0} : o.refine_steps;
+  for (int steps : efforts) COSAE_CHECK(steps >= 0, usage, "--refine ", steps, ": steps must be >= 0");
+  std::vector<std::vector<CodedAs>> coded_as;
   for (const auto& m : models) {
     coded_as.emplace_back();
-    for (auto mode : modes)
-      coded_as.back().push_back({modes.size() == 1 ? m.id : m.id + "/" + codec::coding_name(mode), mode});
+    for (int steps : efforts)
+      for (auto mode : modes)
+        coded_as.back().push_back({(modes.size() == 1 ? m.id : m.id + "/" + codec::coding_name(mode)) +
+                                       (steps > 0 ? "+refine" + std::to_string(steps) : ""),
+                                   mode, steps});
   }
 
   std::size_t total = 0;
-  for (const auto& q : levels) total += q.size() * modes.size();
+  for (const auto& q : levels) total += q.size() * modes.size() * efforts.size();
   if (o.unquantized) total += models.size();
   total += o.linear_bound.size();
   for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
@@ -241,12 +252,13 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     const bool keep = static_cast<int>(f) < o.crop_images;
     if (keep) crop_originals.push_back(reference);
     for (std::size_t m = 0; m < models.size(); ++m)
-      for (const auto& [name_of_codec, mode] : coded_as[m])
+      for (const auto& [name_of_codec, mode, refine_steps] : coded_as[m])
         for (int level : levels[m]) {
           codec::EncodeOptions encode_options;
           encode_options.quality = level;
           encode_options.alpha = AlphaPolicy::discard;
           encode_options.coding = mode;
+          encode_options.refine_steps = refine_steps;
           auto t0 = std::chrono::steady_clock::now();
           const auto bytes = codec::encode(original, models[m], encode_options);
           const double encode_s = seconds_since(t0);
@@ -293,7 +305,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   // Curves: cosae models, baselines, anchors.
   std::vector<std::pair<std::string, std::string>> codecs;  // name, kind
   for (const auto& curves : coded_as)
-    for (const auto& c : curves) codecs.push_back({c.first, "cosae"});
+    for (const auto& c : curves) codecs.push_back({c.name, "cosae"});
   for (const auto& b : o.baselines) codecs.push_back({b, "baseline"});
   for (const auto& [name, kind] : codecs) {
     std::vector<Sample> mine;

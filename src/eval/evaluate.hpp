@@ -31,6 +31,9 @@ struct EvalOptions {
   // Also decode each image from its unquantised latent at each model's highest evaluated
   // level: the PSNR that finer quantisation could at best reach (codec::reconstruct_unquantized).
   bool unquantized = false;
+  // Encoder efforts (codec::EncodeOptions::refine_steps), each its own curves, named
+  // "<model id>+refineN" for N > 0; empty = {0}. The BD table compares each with the first curve.
+  std::vector<int> refine_steps;
   // Also the linear bound (eval/linear_bound.hpp) keeping each of these numbers of coefficients
   // per block, with the first model's D as the block side: what a fixed linear transform with
   // as many numbers per block as the latent reaches on these images.

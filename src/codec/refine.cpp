@@ -1,0 +1,72 @@
+#include "codec/refine.hpp"
+
+#include <cmath>
+#include <optional>
+
+#include "common/torch_compat.hpp"
+#include "cosae/error.hpp"
+
+namespace cosae::codec {
+
+RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, const torch::Tensor& latent,
+                           int64_t level, int steps, bool half_precision) {
+  COSAE_CHECK(steps >= 0, usage, "refinement steps must be >= 0, not ", steps);
+  COSAE_CHECK(level >= 0 && level < net.config.quality_levels(), usage, "quality level out of range");
+  const int64_t H = image.size(2), W = image.size(3);
+  const double lambda = net.config.lambdas[level] * 255.0 * 255.0;
+  const double pixels = static_cast<double>(H) * W;
+  torch::AutoGradMode grad_on(true);
+  const auto medians = net.entropy->medians().detach().view({1, -1, 1, 1});
+  const auto target = image.to(torch::kFloat);
+
+  // The cost of y with the coder's rounding, differentiable in y (straight through).
+  auto cost_of = [&](const torch::Tensor& y) {
+    const auto rounded = torch::round(y - medians) + medians;
+    const auto symbols = y + (rounded - y).detach();
+    torch::Tensor reconstruction;
+    {
+      std::optional<compat::AutocastScope> half;
+      if (half_precision) half.emplace(image.device(), true, at::kHalf);
+      reconstruction = net.synthesis(symbols, level).to(torch::kFloat);
+    }
+    const auto mse = (reconstruction.slice(2, 0, H).slice(3, 0, W) - target).pow(2).mean();
+    const auto bits = -torch::log2(net.entropy->likelihood(symbols)).sum();
+    return lambda * mse + bits / pixels;
+  };
+
+  RefineResult result;
+  result.latent = latent.detach().to(torch::kFloat);
+  if (steps == 0) {
+    torch::NoGradGuard no_grad;
+    result.initial_cost = result.cost = cost_of(result.latent).item<double>();
+    return result;
+  }
+  auto y = result.latent.clone().requires_grad_(true);
+  constexpr double kStep = 0.02;
+  torch::optim::Adam adam({y}, torch::optim::AdamOptions(kStep));
+  for (int step = 0; step <= steps; ++step) {
+    torch::Tensor cost;
+    {
+      std::optional<torch::NoGradGuard> last;  // the final latent is only measured
+      if (step == steps) last.emplace();
+      cost = cost_of(y);
+    }
+    const double value = cost.item<double>();
+    if (step == 0) result.initial_cost = result.cost = value;
+    if (value < result.cost) {  // y as it was before this step's update
+      result.cost = value;
+      result.best_step = step;
+      result.latent = y.detach().clone();
+    }
+    if (step == steps) break;
+    // Only the latent's gradient: the network's weights stay out of it.
+    const auto gradient = torch::autograd::grad({cost}, {y})[0];
+    y.mutable_grad() = gradient;
+    auto& options = static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options());
+    options.lr(kStep * 0.5 * (1.0 + std::cos(M_PI * step / steps)));
+    adam.step();
+  }
+  return result;
+}
+
+}  // namespace cosae::codec
