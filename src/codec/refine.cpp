@@ -41,14 +41,19 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
     result.initial_cost = result.cost = cost_of(result.latent).item<double>();
     return result;
   }
-  auto y = result.latent.clone().requires_grad_(true);
+  // The steps are taken on u = y / scale, scale being the level's gains over the lowest
+  // level's: the same step size in the network's own latent units at every level (a higher
+  // level's finer bins would otherwise make its steps smaller).
+  const auto scale = torch::exp(net.log_gains[level] - net.log_gains[0]).detach().view({1, -1, 1, 1}).to(latent.device());
+  auto u = (result.latent / scale).requires_grad_(true);
   constexpr double kStep = 0.02;
-  torch::optim::Adam adam({y}, torch::optim::AdamOptions(kStep));
+  torch::optim::Adam adam({u}, torch::optim::AdamOptions(kStep));
   for (int step = 0; step <= steps; ++step) {
-    torch::Tensor cost;
+    torch::Tensor cost, y;
     {
       std::optional<torch::NoGradGuard> last;  // the final latent is only measured
       if (step == steps) last.emplace();
+      y = u * scale;
       cost = cost_of(y);
     }
     const double value = cost.item<double>();
@@ -60,8 +65,7 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
     }
     if (step == steps) break;
     // Only the latent's gradient: the network's weights stay out of it.
-    const auto gradient = torch::autograd::grad({cost}, {y})[0];
-    y.mutable_grad() = gradient;
+    u.mutable_grad() = torch::autograd::grad({cost}, {u})[0];
     auto& options = static_cast<torch::optim::AdamOptions&>(adam.param_groups()[0].options());
     options.lr(kStep * 0.5 * (1.0 + std::cos(M_PI * step / steps)));
     adam.step();

@@ -6,8 +6,9 @@
 //   λ_q · 255² · MSE(image, decoder(round(latent))) + bits(round(latent)) / pixels,
 // with the coder's rounding (straight through: the forward pass sees exactly the symbols
 // that will be coded) and the prior's bits of the rounded symbols. Adam, with a step that
-// decays by cosine from 0.02 (latent units: a quantisation bin is 1) to 0. The latent with the
-// lowest cost seen is returned, so the cost never rises above the encoder's own.
+// decays by cosine from 0.02 of a quantisation bin of the lowest level to 0; at higher levels
+// the step is the same in the network's own units (more bins, as their gains say). The latent
+// with the lowest cost seen is returned, so the cost never rises above the encoder's own.
 // A refined latent is coded like any other: streams stay valid for every decoder.
 #pragma once
 
