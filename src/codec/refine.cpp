@@ -16,13 +16,11 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
   const double lambda = net.config.lambdas[level] * 255.0 * 255.0;
   const double pixels = static_cast<double>(H) * W;
   torch::AutoGradMode grad_on(true);
-  const auto medians = net.entropy->medians().detach().view({1, -1, 1, 1});
   const auto target = image.to(torch::kFloat);
 
   // The cost of y with the coder's rounding, differentiable in y (straight through).
   auto cost_of = [&](const torch::Tensor& y) {
-    const auto rounded = torch::round(y - medians) + medians;
-    const auto symbols = y + (rounded - y).detach();
+    const auto symbols = y + (net.dequantize(net.quantize(y)) - y).detach();
     torch::Tensor reconstruction;
     {
       std::optional<compat::AutocastScope> half;
@@ -36,11 +34,6 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
 
   RefineResult result;
   result.latent = latent.detach().to(torch::kFloat);
-  if (steps == 0) {
-    torch::NoGradGuard no_grad;
-    result.initial_cost = result.cost = cost_of(result.latent).item<double>();
-    return result;
-  }
   // The steps are taken on u = y / scale, scale being the level's gains over the lowest
   // level's: the same step size in the network's own latent units at every level (a higher
   // level's finer bins would otherwise make its steps smaller).
