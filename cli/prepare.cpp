@@ -1,4 +1,4 @@
-// cosae prepare --in DIR... --out DIR [--downscale F] [--max-shard-mb N] [--min-side N] ...
+// cosae prepare --in DIR... --out DIR [--downscale F] [--min-downscale F] [--max-shard-mb N] [--min-side N] ...
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +21,10 @@ class PrepareCommand : public Command {
     app.add_option("--out", o.out, "Output folder: shard-0000/, shard-0001/, ... and manifest.json")->required();
     app.add_option("--downscale", o.downscale, "Divide each side by this factor (area averaging), 1 to 16")
         ->capture_default_str()
+        ->check(CLI::Range(1.0, 16.0));
+    app.add_option("--min-downscale", o.min_downscale,
+                   "Divide images too small for --downscale by less, down to this factor, to keep them at "
+                   "--min-side (default: off)")
         ->check(CLI::Range(1.0, 16.0));
     app.add_option("--max-shard-mb", max_shard_mb_, "Most PNG data per shard, MiB (a larger image gets its own)")
         ->capture_default_str()

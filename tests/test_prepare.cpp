@@ -188,6 +188,54 @@ TEST_CASE("prepare skips corrupt and too-small files with a warning", "[prepare]
   CHECK(manifest["totals"]["skipped"] == 2);
 }
 
+TEST_CASE("prepare divides small images by less with --min-downscale and skips repeated pixels", "[prepare]") {
+  TemporaryDirectory directory;
+  const Image big = random_image(64, 48, 3, 8, 31);
+  const Image middle = random_image(24, 24, 3, 8, 32);
+  cosae_test::make_dirs(directory / "in");
+  cosae::write_png(directory / "in/a-big.png", big);
+  cosae::write_png(directory / "in/b-copy.png", big);  // the same pixels under another name
+  cosae::write_png(directory / "in/c-middle.png", middle);
+  cosae::write_png(directory / "in/d-small.png", random_image(12, 12, 3, 8, 33));
+  auto options = small_options(directory / "in", directory / "out");
+  options.downscale = 4.0;  // min_side 8: the middle image would be 6x6
+
+  SECTION("off: only the full factor, the copy skipped") {
+    Collected collected;
+    const auto summary = prepare_dataset(options, collected.sink());
+    CHECK(summary.written == 1);
+    CHECK(summary.skipped == 3);
+    REQUIRE(collected.warnings.size() == 3);
+    CHECK(contains(collected.warnings[0], "b-copy.png: the same pixels as "));
+    CHECK(contains(collected.warnings[0], "a-big.png"));
+    CHECK(contains(collected.warnings[1], "c-middle.png"));
+    CHECK(contains(collected.warnings[1], "min-side"));
+  }
+  SECTION("on: the middle image divided by 3 to keep 8 pixels; the small one needs less than 2") {
+    options.min_downscale = 2.0;
+    Collected collected;
+    const auto summary = prepare_dataset(options, collected.sink());
+    CHECK(summary.written == 2);
+    CHECK(summary.skipped == 2);
+    const auto manifest = read_json(directory / "out/manifest.json");
+    REQUIRE(manifest["images"].size() == 2);
+    CHECK(manifest["images"][0]["downscale"] == 4.0);
+    CHECK(manifest["images"][0]["width"] == 16);
+    CHECK(manifest["images"][1]["downscale"] == 3.0);
+    CHECK(manifest["images"][1]["width"] == 8);
+    CHECK(manifest["options"]["min_downscale"] == 2.0);
+    const std::string written = directory / ("out/" + manifest["images"][1]["shard"].get<std::string>() + "/" +
+                                             manifest["images"][1]["file"].get<std::string>());
+    CHECK(cosae::read_png(written).samples == area_downscale(middle, 8, 8).samples);
+    REQUIRE(collected.warnings.size() == 2);
+    CHECK(contains(collected.warnings[1], "d-small.png: 6x6 after downscaling"));
+  }
+  SECTION("a floor above the factor is refused") {
+    options.min_downscale = 5.0;
+    CHECK(expect_error([&] { prepare_dataset(options, {}); }).kind() == ErrorKind::usage);
+  }
+}
+
 TEST_CASE("prepare fails clearly when no usable image remains", "[prepare]") {
   TemporaryDirectory directory;
   cosae_test::make_dirs(directory / "empty");

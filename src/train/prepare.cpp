@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "bitstream/sha256.hpp"
 #include "cosae/error.hpp"
 #include "train/dataset.hpp"
 #include "train/ordered_pipeline.hpp"
@@ -33,6 +35,7 @@ struct ProcessedImage {
   std::vector<uint8_t> png;
   int width = 0;
   int height = 0;
+  double downscale = 1.0;  // the factor this image was divided by
 };
 
 bool path_exists(const std::string& path) {
@@ -81,6 +84,8 @@ void check_options(const PrepareOptions& options) {
   COSAE_CHECK(!options.out.empty(), usage, "prepare: no output folder");
   COSAE_CHECK(options.downscale >= 1.0 && options.downscale <= 16.0, usage, "--downscale ", options.downscale,
               ": must be in [1, 16]");
+  COSAE_CHECK(options.min_downscale == 0.0 || (options.min_downscale >= 1.0 && options.min_downscale <= options.downscale),
+              usage, "--min-downscale ", options.min_downscale, ": must be in [1, --downscale ", options.downscale, "]");
   COSAE_CHECK(options.max_shard_bytes >= 1, usage, "--max-shard-mb: must be positive");
   COSAE_CHECK(options.min_side >= 1, usage, "--min-side ", options.min_side, ": must be positive");
   COSAE_CHECK(options.threads >= 0, usage, "--threads ", options.threads, ": must not be negative");
@@ -124,8 +129,13 @@ ProcessedImage process_source(const std::string& path, const PrepareOptions& opt
     result.skip_reason = error.what();  // starts with the path
     return result;
   }
-  const int width = downscaled_size(source.width, options.downscale);
-  const int height = downscaled_size(source.height, options.downscale);
+  // The full factor, or less for an image that would fall below min_side, but never below
+  // min_downscale (which hides the sources' JPEG artefacts).
+  const double least = options.min_downscale > 0.0 ? options.min_downscale : options.downscale;
+  const double fits = static_cast<double>(std::min(source.width, source.height)) / options.min_side;
+  const double factor = std::max(least, std::min(options.downscale, fits));
+  const int width = downscaled_size(source.width, factor);
+  const int height = downscaled_size(source.height, factor);
   if (std::min(width, height) < options.min_side) {
     result.skip_reason = detail::concat(path, ": ", width, "x", height, " after downscaling, below --min-side ",
                                         options.min_side);
@@ -136,6 +146,7 @@ ProcessedImage process_source(const std::string& path, const PrepareOptions& opt
   result.png = encode_png(reduced);
   result.width = width;
   result.height = height;
+  result.downscale = factor;
   result.usable = true;
   return result;
 }
@@ -220,11 +231,21 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, const WarningSink&
   nlohmann::json skipped = nlohmann::json::array();
   std::set<std::string> used_names;
   std::set<std::string> written_files;  // "shard/file"
+  std::map<Sha256Digest, std::string> written_pixels;  // PNG digest -> source (the encoder is deterministic)
   int64_t shard = -1;
   int64_t shard_bytes = 0;
   for (int64_t i = 0; i < summary.sources; ++i) {
     ProcessedImage image = pipeline.take(i);
     const std::string& source = sources[i];
+    if (image.usable) {
+      Sha256 hash;
+      hash.update(image.png.data(), image.png.size());
+      const auto [earlier, first] = written_pixels.emplace(hash.finish(), source);
+      if (!first) {
+        image.usable = false;
+        image.skip_reason = detail::concat(source, ": the same pixels as ", earlier->second);
+      }
+    }
     if (!image.usable) {
       ++summary.skipped;
       if (warn) warn("skipped " + image.skip_reason);
@@ -250,6 +271,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, const WarningSink&
                         {"file", name},
                         {"width", image.width},
                         {"height", image.height},
+                        {"downscale", image.downscale},
                         {"bytes", bytes}});
     }
     if (progress) progress(i + 1, summary.sources);
@@ -265,6 +287,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, const WarningSink&
       {"options",
        {{"inputs", options.inputs},
         {"downscale", options.downscale},
+        {"min_downscale", options.min_downscale > 0.0 ? options.min_downscale : options.downscale},
         {"max_shard_bytes", options.max_shard_bytes},
         {"min_side", options.min_side},
         {"interpolation", "area"},

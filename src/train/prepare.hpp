@@ -5,6 +5,8 @@
 // and written as PNG into OUT/shard-0000/, OUT/shard-0001/, ... Each shard holds at most
 // max_shard_bytes of PNG data, so shards can be carried to another machine one at a time.
 // OUT/manifest.json, written last and atomically, lists every output and every skipped file.
+// An image whose output has exactly the pixels of an earlier one (the same picture as PNG and
+// as PPM, say) is skipped: it would only weigh that picture twice in training.
 //
 // Pixels: alpha is discarded (not composited), 16-bit samples are rounded to 8 bits after
 // averaging, grey stays grey (one channel: smaller files; the loader replicates grey to RGB).
@@ -28,6 +30,9 @@ struct PrepareOptions {
   std::vector<std::string> inputs;  // folders searched recursively
   std::string out;                  // created if missing
   double downscale = 2.0;           // each side divided by this, in [1, 16]
+  // Images too small for `downscale` are divided by less, by the largest factor in
+  // [min_downscale, downscale] that keeps their shorter side at min_side; 0 = downscale (off).
+  double min_downscale = 0.0;
   int64_t max_shard_bytes = 50LL << 20;
   int min_side = 256;  // images whose shorter side ends up below this are skipped
   int threads = 0;     // worker threads; 0 = hardware concurrency
@@ -37,7 +42,7 @@ struct PrepareOptions {
 struct PrepareSummary {
   int64_t sources = 0;  // image files found
   int64_t written = 0;
-  int64_t skipped = 0;  // unreadable, or too small after downscaling
+  int64_t skipped = 0;  // unreadable, too small after downscaling, or the same pixels as an earlier one
   int64_t shards = 0;
   int64_t bytes = 0;  // PNG bytes written
 };
