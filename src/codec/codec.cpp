@@ -86,14 +86,13 @@ Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, Al
 
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o, CodecTimings* timings) {
   check_quality(m, o.quality);
-  COSAE_CHECK(o.refine_steps >= 0, usage, "refinement steps must be >= 0, not ", o.refine_steps);
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();
   auto x = image_to_tensor(image, o.alpha, m.device);
   const double image_s = since(image_start);
   const auto network_start = Clock::now();
   auto latent = analyze_image(x, m, o.quality);
-  if (o.refine_steps > 0)
+  if (o.refine_steps != 0)  // refine_latent refuses negative steps
     latent = refine_latent(*m.net, x, latent, o.quality - 1, o.refine_steps, m.half_precision).latent;
   const int64_t C = latent.size(1), n = latent.size(2) * latent.size(3);
   COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,

@@ -238,9 +238,7 @@ PrepareSummary prepare_dataset(const PrepareOptions& options, const WarningSink&
     ProcessedImage image = pipeline.take(i);
     const std::string& source = sources[i];
     if (image.usable) {
-      Sha256 hash;
-      hash.update(image.png.data(), image.png.size());
-      const auto [earlier, first] = written_pixels.emplace(hash.finish(), source);
+      const auto [earlier, first] = written_pixels.emplace(sha256(image.png.data(), image.png.size()), source);
       if (!first) {
         image.usable = false;
         image.skip_reason = detail::concat(source, ": the same pixels as ", earlier->second);
