@@ -38,7 +38,9 @@
 # shipped model does); CONFIG=wide trains the default run with that config instead, grown from
 # INIT's weights when both are given (cosae train --init with --config). With several GPUs the
 # runs are spread over them, run i on GPU i mod count (CUDA_VISIBLE_DEVICES), so that side by
-# side runs do not share one. Run "deep" is the default run's config with two more decoder
+# side runs do not share one. RANKS=N trains each run on N GPUs (torchrun, one process per
+# GPU, --batch per process: N times the batch); LR sets the peak learning rate (default 2e-4);
+# loader threads are the cores shared out among the processes. Run "deep" is the default run's config with two more decoder
 # blocks (models/wide-deep.json), grown from INIT the same way. A run named BASE.TAG is run BASE
 # with the arguments in $ARGS_TAG added, and trained on the folder $DATA_TAG instead of $DATA
 # when that is set, for side by side comparisons of a training option or a training set:
@@ -56,21 +58,35 @@ mkdir -p "$OUT" "$RUNS" "$LOGS"
 COSAE="$BUILD/cosae"
 STUDY="study-spiral study-spectrum study-fft study-q3"
 default_names="default ablation"
-threads=7  # loader threads per run (16 cores)
-[[ ${1:-} == study ]] && { default_names=$STUDY; threads=3; }
+[[ ${1:-} == study ]] && default_names=$STUDY
 read -r -a NAMES <<< "${NAMES:-$default_names}"
 INIT=${INIT:-}
 CONFIG=${CONFIG:-default}
-# Shared by all runs; seed, batch, crop and learning rate are part of the recipe.
-COMMON=(--batch 16 --crop 256 --lr 2e-4 --threads $threads --seed 1
+RANKS=${RANKS:-1}  # processes (GPUs) per run: more than one trains data-parallel under torchrun
+LR=${LR:-2e-4}     # peak learning rate
+# Loader threads per process: the cores shared out, one left to each process's own loop.
+threads=$(( $(nproc) / (${#NAMES[@]} * RANKS) - 1 ))
+(( threads > 0 )) || threads=1
+# Shared by all runs; seed, batch (per process), crop and learning rate are part of the recipe.
+COMMON=(--batch 16 --crop 256 --lr "$LR" --threads $threads --seed 1
         --checkpoint-every 1000)
+# NVLink multicast stays off (shared hosts); torchrun passes the environment on.
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 
 gpu_count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 (( gpu_count > 0 )) || gpu_count=1
-gpu_of() {  # NAME: the GPU its run uses
-  local i=0
+gpu_of() {  # NAME: the GPUs its run uses (RANKS of them, comma-separated)
+  local i=0 g list=""
   for n in "${NAMES[@]}"; do [[ $n == "$1" ]] && break; i=$(( i + 1 )); done
-  echo $(( i % gpu_count ))
+  for (( g = i * RANKS; g < (i + 1) * RANKS; g++ )); do list+="${list:+,}$(( g % gpu_count ))"; done
+  echo "$list"
+}
+trainer() {  # the command that starts one run's training: cosae, or RANKS of it under torchrun
+  if (( RANKS > 1 )); then
+    echo "python3 -m torch.distributed.run --standalone --nproc-per-node $RANKS --no-python $COSAE"
+  else
+    echo "$COSAE"
+  fi
 }
 
 # Anchored: the shell that started this script may hold the same words in its command line.
@@ -129,7 +145,7 @@ for n in "${NAMES[@]}"; do (run_args "$n" >/dev/null) || exit 2; done  # unknown
 launch() {  # NAME STEPS VAL_EVERY SECONDS
   rm -rf "$RUNS/$1"
   mkdir -p "$RUNS/$1"
-  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup "$COSAE" train --data "$(data_of "$1")" "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
+  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup $(trainer) train --data "$(data_of "$1")" "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
     --val-every "$3" --log-every 100 --time-limit "$4" >"$RUNS/$1/train.log" 2>&1 </dev/null &
 }
 
@@ -155,7 +171,7 @@ case "${1:-}" in
       probe_config=${n%%.*}
       [[ $probe_config == default ]] && probe_config=$CONFIG
       [[ $probe_config == deep ]] && probe_config=models/wide-deep.json
-      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "$COSAE" train --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") $(trainer) train --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
@@ -176,7 +192,7 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     total=${2:?steps}
     seconds=${3:?seconds}
     for n in "${NAMES[@]}"; do
-      "$COSAE" train --data "$(data_of "$n")" "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") $(trainer) train --data "$(data_of "$n")" "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
         --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" $(export_args "$n") $(tag_args "$n") \
         >"$RUNS/$n/train2.log" 2>&1 </dev/null &
     done
