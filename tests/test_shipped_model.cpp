@@ -34,9 +34,9 @@ TEST_CASE("the shipped default model codes a sample above its PSNR floor", "[shi
     CHECK(codec::encode(image, model, {level}) == bytes);  // deterministic
   }
   INFO("q1 " << bpp[0] << " bpp " << psnr[0] << " dB; q" << top << " " << bpp[1] << " bpp " << psnr[1] << " dB");
-  // Measured with the shipped model: q1 0.1759 bpp 25.87 dB, q8 0.4543 bpp 26.49 dB.
-  CHECK(psnr[0] > 25.4);
-  CHECK(psnr[1] > 26.0);
+  // Measured with the shipped model: q1 0.1770 bpp 26.04 dB, q8 0.4508 bpp 26.68 dB.
+  CHECK(psnr[0] > 25.5);
+  CHECK(psnr[1] > 26.2);
   CHECK(psnr[1] >= psnr[0]);
   CHECK(bpp[1] > 2 * bpp[0]);
   CHECK(bpp[1] < 1.0);
