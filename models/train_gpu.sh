@@ -40,10 +40,11 @@
 # runs are spread over them, run i on GPU i mod count (CUDA_VISIBLE_DEVICES), so that side by
 # side runs do not share one. RANKS=N trains each run on N GPUs (torchrun, one process per
 # GPU, --batch per process: N times the batch); LR sets the peak learning rate (default 2e-4);
-# loader threads are the cores shared out among the processes. Run "deep" is the default run's config with two more decoder
-# blocks (models/wide-deep.json), grown from INIT the same way. A run named BASE.TAG is run BASE
-# with the arguments in $ARGS_TAG added, and trained on the folder $DATA_TAG instead of $DATA
-# when that is set, for side by side comparisons of a training option or a training set:
+# loader threads are the cores shared out among the processes. Run "deep" is the default
+# run's config with two more decoder blocks (models/wide-deep.json), grown from INIT the same
+# way. A run named BASE.TAG is run BASE with the arguments in $ARGS_TAG added, and trained on
+# the folder $DATA_TAG instead of $DATA when that is set, for side by side comparisons of a
+# training option or a training set:
 #   NAMES="default default.ds2" ARGS_ds2="--downscale 2" models/train_gpu.sh start 1250
 #   NAMES="default.a default.b" ARGS_a="--rotations" ARGS_b="--rotations --downscale 6" \
 #     DATA_b=/tmp/cosae-train-2x models/train_gpu.sh start 1250
