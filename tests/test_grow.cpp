@@ -1,6 +1,9 @@
 // Growing a trained CosAE into a larger architecture (more frequencies, encoder width, levels
-// and decoder blocks): the old levels reconstruct exactly as before, the new latent channels
-// start at 0 and can learn, and configs that cannot grow are refused with a clear error.
+// and decoder blocks): the old levels reconstruct exactly as before (also where new levels go
+// below or between them), the new latent channels start at 0 and can learn, and configs that
+// cannot grow are refused with a clear error.
+#include <cmath>
+
 #include "catch_compat.hpp"
 #include "cosae/error.hpp"
 #include "model/config.hpp"
@@ -61,6 +64,39 @@ TEST_CASE("grow: the old levels reconstruct as before; new latent channels start
   CHECK(torch::allclose(net->decoder->frequencies.narrow(0, 0, K), old_net->decoder->frequencies));
 }
 
+TEST_CASE("grow: new levels below and between the old ones; each old level keeps its reconstruction",
+          "[model]") {
+  const auto config = load_config("tiny");
+  const auto& lambdas = config.lambdas;
+  REQUIRE(lambdas.size() >= 3);
+  auto bigger = config;
+  bigger.lambdas.insert(bigger.lambdas.begin() + 1, std::sqrt(lambdas[0] * lambdas[1]));  // between q1 and q2
+  bigger.lambdas.insert(bigger.lambdas.begin(), lambdas[0] / 4);                            // below q1
+  auto old_net = perturbed_model(config);
+  CosAE net(bigger);
+  grow_into(*old_net, *net);
+  old_net->eval();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto image = torch::rand({1, 3, 32, 48});
+  for (int64_t q = 0; q < config.quality_levels(); ++q) {
+    const int64_t now = q == 0 ? 1 : q + 2;  // old q1 is now q2, old q2 and up move by two
+    INFO("old level " << q << ", now " << now);
+    CHECK(torch::allclose(net->log_gains[now], old_net->log_gains[q]));
+    CHECK(torch::allclose(net->log_inverse_gains[now], old_net->log_inverse_gains[q]));
+    const auto latent = net->analysis(image, now), old_latent = old_net->analysis(image, q);
+    CHECK(torch::equal(net->quantize(latent), old_net->quantize(old_latent)));
+    CHECK(torch::allclose(net->synthesis(latent, now), old_net->synthesis(old_latent, q), 1e-4, 1e-5));
+  }
+  // The level below q1 quantises more coarsely than q1 (by sqrt of the lambda ratio: a factor
+  // of 2 in the gains); the one between q1 and q2 lies between them on average.
+  CHECK(torch::allclose(net->log_gains[0], old_net->log_gains[0] - std::log(2.0), 1e-5, 1e-6));
+  CHECK(torch::allclose(net->log_inverse_gains[0], old_net->log_inverse_gains[0] + std::log(2.0), 1e-5, 1e-6));
+  const double middle = net->log_gains[2].mean().item<double>();
+  CHECK(middle > old_net->log_gains[0].mean().item<double>());
+  CHECK(middle < old_net->log_gains[1].mean().item<double>());
+}
+
 TEST_CASE("grow: gradients reach the new latent channels", "[model]") {
   const auto config = load_config("tiny");
   auto old_net = perturbed_model(config);
@@ -94,8 +130,14 @@ TEST_CASE("grow: refuses what it cannot bridge", "[model]") {
   narrower.encoder_channels[0] -= 1;
   check_refused(narrower);
   auto lambdas = config;
-  lambdas.lambdas[0] *= 1.5;
+  lambdas.lambdas[0] *= 1.5;  // an old level missing from the new list
   check_refused(lambdas);
+  auto fewer_levels = config;
+  fewer_levels.lambdas.pop_back();
+  check_refused(fewer_levels);
+  auto below = config;
+  below.lambdas.insert(below.lambdas.begin(), config.lambdas[0] / 2);
+  CHECK_NOTHROW(check_growable(config, below));
   auto stages = config;
   stages.downsampling *= 2;
   stages.encoder_channels.push_back(16);

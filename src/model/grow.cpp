@@ -1,7 +1,9 @@
 #include "model/grow.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cosae/error.hpp"
 
@@ -27,18 +29,35 @@ void grow_convolution(const torch::Tensor& old, torch::Tensor& grown) {
   old_outputs.narrow(1, old.size(1), grown.size(1) - old.size(1)).zero_();
 }
 
-// The gains of each level with the latent's new channels (which start at 0, so any gain keeps
-// them there) at the level's mean, and the new levels spread from the last old one by
-// sqrt(lambda), as CosAEImpl's initialisation spreads a fresh model's levels.
+// Where each old level sits among the grown model's levels: the position of its lambda in the
+// grown list (check_growable makes sure it is there; both lists increase).
+std::vector<int64_t> level_map(const std::vector<double>& old_lambdas, const std::vector<double>& lambdas) {
+  std::vector<int64_t> map;
+  for (double lambda : old_lambdas)
+    map.push_back(std::find(lambdas.begin(), lambdas.end(), lambda) - lambdas.begin());
+  return map;
+}
+
+// The gains of each old level, at its place among the grown levels, with the latent's new
+// channels (which start at 0, so any gain keeps them there) at the level's mean. A new level
+// starts from the old level nearest to it in log lambda, spread by sqrt(lambda ratio), as
+// CosAEImpl's initialisation spreads a fresh model's levels.
 void grow_gains(const torch::Tensor& old, torch::Tensor& grown, const torch::Tensor& map,
-                const std::vector<double>& lambdas, double sign) {
+                const std::vector<double>& old_lambdas, const std::vector<double>& lambdas, double sign) {
   const int64_t levels = old.size(0);
   auto rows = old.mean(1, true).expand({levels, grown.size(1)}).clone();
   rows.index_copy_(1, map, old);
-  grown.narrow(0, 0, levels).copy_(rows);
-  const double last = lambdas[static_cast<std::size_t>(levels - 1)];
-  for (int64_t q = levels; q < grown.size(0); ++q)
-    grown[q].copy_(rows[levels - 1] + sign * 0.5 * std::log(lambdas[static_cast<std::size_t>(q)] / last));
+  const auto places = level_map(old_lambdas, lambdas);
+  for (int64_t q = 0; q < grown.size(0); ++q) {
+    const double lambda = lambdas[static_cast<std::size_t>(q)];
+    int64_t nearest = 0;
+    for (int64_t o = 1; o < levels; ++o)
+      if (std::abs(std::log(old_lambdas[static_cast<std::size_t>(o)] / lambda)) <
+          std::abs(std::log(old_lambdas[static_cast<std::size_t>(nearest)] / lambda)))
+        nearest = o;
+    grown[q].copy_(rows[nearest] + sign * 0.5 * std::log(lambda / old_lambdas[static_cast<std::size_t>(nearest)]));
+  }
+  for (int64_t o = 0; o < levels; ++o) grown[places[static_cast<std::size_t>(o)]].copy_(rows[o]);
 }
 
 }  // namespace
@@ -70,8 +89,9 @@ void check_growable(const ModelConfig& a, const ModelConfig& b) {
                 " cannot shrink (", a.encoder_channels[i], " -> ", b.encoder_channels[i], " channels)");
   COSAE_CHECK(b.lambdas.size() >= a.lambdas.size(), usage, what, ": quality levels cannot be removed");
   for (std::size_t i = 0; i < a.lambdas.size(); ++i)
-    COSAE_CHECK(a.lambdas[i] == b.lambdas[i], usage, what, ": the lambdas must begin with the old ones (level ",
-                i + 1, ": ", a.lambdas[i], " -> ", b.lambdas[i], "); new levels go after them");
+    COSAE_CHECK(std::find(b.lambdas.begin(), b.lambdas.end(), a.lambdas[i]) != b.lambdas.end(), usage, what,
+                ": the lambdas must keep the old ones (level ", i + 1, "'s ", a.lambdas[i],
+                " is missing); new levels go between, before or after them");
 }
 
 void grow_into(CosAEImpl& from, CosAEImpl& to) {
@@ -115,7 +135,7 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
     } else if (key.rfind("entropy.", 0) == 0) {
       grown.index_copy_(0, channel_map, old);  // per latent channel; new channels keep a fresh prior
     } else if (key == "log_gains" || key == "log_inverse_gains") {
-      grow_gains(old, grown, channel_map, to.config.lambdas, key == "log_gains" ? 1.0 : -1.0);
+      grow_gains(old, grown, channel_map, from.config.lambdas, to.config.lambdas, key == "log_gains" ? 1.0 : -1.0);
     } else {
       COSAE_CHECK(old.sizes() == grown.sizes(), model, "growing a model: ", key, " changed shape");
       grown.copy_(old);
