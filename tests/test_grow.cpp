@@ -32,17 +32,23 @@ CosAE perturbed_model(const ModelConfig& config) {
   return net;
 }
 
+// `old_net` (a perturbed model of its config) grown into `bigger`, both in eval mode.
+CosAE grown_eval(CosAE& old_net, const ModelConfig& bigger) {
+  torch::manual_seed(4);
+  CosAE net(bigger);
+  grow_into(*old_net, *net);
+  old_net->eval();
+  net->eval();
+  return net;
+}
+
 }  // namespace
 
 TEST_CASE("grow: the old levels reconstruct as before; new latent channels start at 0", "[model]") {
   const auto config = load_config("tiny");
   const auto bigger = grown_config(config);
   auto old_net = perturbed_model(config);
-  torch::manual_seed(4);
-  CosAE net(bigger);
-  grow_into(*old_net, *net);
-  old_net->eval();
-  net->eval();
+  auto net = grown_eval(old_net, bigger);
   torch::NoGradGuard no_grad;
   const auto image = torch::rand({1, 3, 48, 32});
   const int64_t K = config.frequencies, grown_K = bigger.frequencies;
@@ -73,10 +79,7 @@ TEST_CASE("grow: new levels below and between the old ones; each old level keeps
   bigger.lambdas.insert(bigger.lambdas.begin() + 1, std::sqrt(lambdas[0] * lambdas[1]));  // between q1 and q2
   bigger.lambdas.insert(bigger.lambdas.begin(), lambdas[0] / 4);                            // below q1
   auto old_net = perturbed_model(config);
-  CosAE net(bigger);
-  grow_into(*old_net, *net);
-  old_net->eval();
-  net->eval();
+  auto net = grown_eval(old_net, bigger);
   torch::NoGradGuard no_grad;
   const auto image = torch::rand({1, 3, 32, 48});
   for (int64_t q = 0; q < config.quality_levels(); ++q) {

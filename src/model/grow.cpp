@@ -29,35 +29,24 @@ void grow_convolution(const torch::Tensor& old, torch::Tensor& grown) {
   old_outputs.narrow(1, old.size(1), grown.size(1) - old.size(1)).zero_();
 }
 
-// Where each old level sits among the grown model's levels: the position of its lambda in the
-// grown list (check_growable makes sure it is there; both lists increase).
-std::vector<int64_t> level_map(const std::vector<double>& old_lambdas, const std::vector<double>& lambdas) {
-  std::vector<int64_t> map;
-  for (double lambda : old_lambdas)
-    map.push_back(std::find(lambdas.begin(), lambdas.end(), lambda) - lambdas.begin());
-  return map;
-}
-
-// The gains of each old level, at its place among the grown levels, with the latent's new
-// channels (which start at 0, so any gain keeps them there) at the level's mean. A new level
-// starts from the old level nearest to it in log lambda, spread by sqrt(lambda ratio), as
-// CosAEImpl's initialisation spreads a fresh model's levels.
+// The gains of each old level with the latent's new channels (which start at 0, so any gain
+// keeps them there) at the level's mean. Every level of the grown model starts from the old
+// level nearest to it in log lambda, spread by sqrt(lambda ratio) as CosAEImpl's
+// initialisation spreads a fresh model's levels: an old level is its own nearest (ratio 1), so
+// it keeps its gains exactly at its new number.
 void grow_gains(const torch::Tensor& old, torch::Tensor& grown, const torch::Tensor& map,
                 const std::vector<double>& old_lambdas, const std::vector<double>& lambdas, double sign) {
   const int64_t levels = old.size(0);
   auto rows = old.mean(1, true).expand({levels, grown.size(1)}).clone();
   rows.index_copy_(1, map, old);
-  const auto places = level_map(old_lambdas, lambdas);
   for (int64_t q = 0; q < grown.size(0); ++q) {
     const double lambda = lambdas[static_cast<std::size_t>(q)];
-    int64_t nearest = 0;
-    for (int64_t o = 1; o < levels; ++o)
-      if (std::abs(std::log(old_lambdas[static_cast<std::size_t>(o)] / lambda)) <
-          std::abs(std::log(old_lambdas[static_cast<std::size_t>(nearest)] / lambda)))
-        nearest = o;
-    grown[q].copy_(rows[nearest] + sign * 0.5 * std::log(lambda / old_lambdas[static_cast<std::size_t>(nearest)]));
+    auto distance = [&](std::size_t o) { return std::abs(std::log(old_lambdas[o] / lambda)); };
+    std::size_t nearest = 0;
+    for (std::size_t o = 1; o < old_lambdas.size(); ++o)
+      if (distance(o) < distance(nearest)) nearest = o;
+    grown[q].copy_(rows[static_cast<int64_t>(nearest)] + sign * 0.5 * std::log(lambda / old_lambdas[nearest]));
   }
-  for (int64_t o = 0; o < levels; ++o) grown[places[static_cast<std::size_t>(o)]].copy_(rows[o]);
 }
 
 }  // namespace
