@@ -82,13 +82,10 @@ gpu_of() {  # NAME: the GPUs its run uses (RANKS of them, comma-separated)
   for (( g = i * RANKS; g < (i + 1) * RANKS; g++ )); do list+="${list:+,}$(( g % gpu_count ))"; done
   echo "$list"
 }
-trainer() {  # the command that starts one run's training: cosae, or RANKS of it under torchrun
-  if (( RANKS > 1 )); then
-    echo "python3 -m torch.distributed.run --standalone --nproc-per-node $RANKS --no-python $COSAE"
-  else
-    echo "$COSAE"
-  fi
-}
+# The command that starts one run's training: cosae, or RANKS of it under torchrun.
+TRAIN=("$COSAE" train)
+(( RANKS > 1 )) &&
+  TRAIN=(python3 -m torch.distributed.run --standalone --nproc-per-node "$RANKS" --no-python "$COSAE" train)
 
 # Anchored: the shell that started this script may hold the same words in its command line.
 running() { pgrep -f "^$COSAE train" >/dev/null; }
@@ -146,7 +143,7 @@ for n in "${NAMES[@]}"; do (run_args "$n" >/dev/null) || exit 2; done  # unknown
 launch() {  # NAME STEPS VAL_EVERY SECONDS
   rm -rf "$RUNS/$1"
   mkdir -p "$RUNS/$1"
-  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup $(trainer) train --data "$(data_of "$1")" "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
+  CUDA_VISIBLE_DEVICES=$(gpu_of "$1") setsid nohup "${TRAIN[@]}" --data "$(data_of "$1")" "${COMMON[@]}" $(run_args "$1") --val samples --out "$RUNS/$1" --steps "$2" \
     --val-every "$3" --log-every 100 --time-limit "$4" >"$RUNS/$1/train.log" 2>&1 </dev/null &
 }
 
@@ -172,7 +169,7 @@ case "${1:-}" in
       probe_config=${n%%.*}
       [[ $probe_config == default ]] && probe_config=$CONFIG
       [[ $probe_config == deep ]] && probe_config=models/wide-deep.json
-      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") $(trainer) train --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "${TRAIN[@]}" --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
     wait
@@ -193,7 +190,7 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     total=${2:?steps}
     seconds=${3:?seconds}
     for n in "${NAMES[@]}"; do
-      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") $(trainer) train --data "$(data_of "$n")" "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
+      CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "${TRAIN[@]}" --data "$(data_of "$n")" "${COMMON[@]}" --val samples --out "$RUNS/$n" --resume --steps "$total" \
         --val-every $(( total / 10 )) --log-every 100 --time-limit "$seconds" $(export_args "$n") $(tag_args "$n") \
         >"$RUNS/$n/train2.log" 2>&1 </dev/null &
     done
