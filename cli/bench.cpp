@@ -30,7 +30,7 @@ struct BenchCodecOptions {
   std::string model;
   std::string config = "default";
   std::vector<std::string> sizes = {"kodak", "4k"};
-  int quality = 4;
+  int quality = 0;  // 0: the model's default level
   int repeats = 3;
   std::string json;
 };
@@ -64,7 +64,8 @@ class BenchCommand : public Command {
         ->delimiter(',')
         ->check(CLI::IsMember({"kodak", "4k"}))
         ->capture_default_str();
-    codec->add_option("-q,--quality", codec_.quality, "Quality level")->capture_default_str()->check(CLI::Range(1, 64));
+    codec->add_option("-q,--quality", codec_.quality, "Quality level; default: the model's default (as cosae encode)")
+        ->check(CLI::Range(1, 64));
     codec->add_option("--repeats", codec_.repeats, "Timed runs (median reported)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);

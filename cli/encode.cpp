@@ -18,7 +18,7 @@ namespace cosae::cli {
 namespace {
 
 struct EncodeOptions : CodecRunOptions {
-  int quality = 4;
+  int quality = 0;  // 0: the model's default level
   std::string coding = "auto";
   bool drop_alpha = false;
   int refine_steps = 0;
@@ -31,8 +31,8 @@ class EncodeCommand : public Command {
     app.add_option("-o,--output", opt_.output,
                    "Output file ('-' for stdout), or a folder for several inputs; default: IN with .cosae");
     app.add_option("-q,--quality", opt_.quality,
-                   "Quality level, 1 (smallest) to the model's highest (`cosae info MODEL` shows how many)")
-        ->capture_default_str()
+                   "Quality level, 1 (smallest) to the model's highest (`cosae info MODEL` lists them); "
+                   "default: the model's level nearest lambda = 0.013 (q8 of the shipped model)")
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
                    "Coefficients as cartesian (a, b), polar (amplitude, phase), or auto: both, the smaller kept")
@@ -52,7 +52,7 @@ class EncodeCommand : public Command {
     const auto& outputs = run.outputs;
     auto& model = run.model;
     codec::EncodeOptions options;
-    options.quality = opt_.quality;
+    options.quality = opt_.quality != 0 ? opt_.quality : model.net->config.default_quality();
     options.coding = codec::coding_from_name(opt_.coding);
     options.refine_steps = opt_.refine_steps;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
@@ -70,7 +70,7 @@ class EncodeCommand : public Command {
                     image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
       report_file(opt_, line,
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
-                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", opt_.quality}, {"coding", opt_.coding}, {"seconds", seconds},
+                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"coding", opt_.coding}, {"seconds", seconds},
                    {"model", model.id}});
     }
     return 0;

@@ -78,6 +78,9 @@ TEST_CASE("the decoder reproduces the network's reconstruction, and the rate its
   INFO("estimate " << estimate << " bits, real " << real);
   CHECK(real >= estimate * 0.95);
   CHECK(real <= estimate * 1.05 + 8.0 * 100);
+  // No quality asked for: the model's default level, recorded in the header.
+  const auto plain = codec::encode(image, m, {});
+  CHECK(int(codec::decode(plain.data(), plain.size(), m).header.quality) == m.net->config.default_quality());
 }
 
 TEST_CASE("the unquantised reconstruction is the network's own, without rounding", "[codec]") {
@@ -117,7 +120,7 @@ TEST_CASE("hostile streams: truncation, bit flips, another model, bad options", 
   }
   const auto wrong_model = cosae_test::expect_error([&] { codec::decode(bytes.data(), bytes.size(), other); });
   CHECK(wrong_model.kind() == ErrorKind::model);
-  CHECK_THROWS_AS(codec::encode(smooth_image(8, 8, 3, 8), m, {0}), Error);
+  CHECK_THROWS_AS(codec::encode(smooth_image(8, 8, 3, 8), m, {-1}), Error);  // 0 is the default level
   CHECK_THROWS_AS(codec::encode(smooth_image(8, 8, 3, 8), m, {7}), Error);
 
   auto translucent = smooth_image(8, 8, 4, 8);

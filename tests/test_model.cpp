@@ -50,6 +50,19 @@ TEST_CASE("model configs: presets, JSON round trip, validation", "[model]") {
   CHECK_THROWS_AS(load_config("/nonexistent/config.json"), cosae::Error);
 }
 
+TEST_CASE("the default quality is the level nearest one trade-off, whatever the level count", "[model]") {
+  CHECK(load_config("default").default_quality() == 4);  // six levels
+  CHECK(load_config("wide").default_quality() == 4);     // eight: two more above
+  auto c = load_config("wide");
+  c.lambdas.insert(c.lambdas.begin(), {0.0001, 0.0002, 0.0004, 0.0008});  // four more below
+  CHECK(c.default_quality() == 8);
+  CHECK(c.lambdas[c.default_quality() - 1] == kDefaultLambda);
+  c.lambdas = {0.0001};
+  CHECK(c.default_quality() == 1);
+  c.lambdas = {0.001, 0.01, 0.02};  // 0.01 is nearer 0.013 than 0.02 is, in log
+  CHECK(c.default_quality() == 2);
+}
+
 TEST_CASE("CosAE shapes for D = 16, 32, 64", "[model]") {
   torch::manual_seed(7);
   for (int D : {16, 32, 64}) {

@@ -75,6 +75,7 @@ bool time_jpeg(int, int, const std::vector<uint8_t>&, int, int, int, CodecBenchR
 CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
   CodecBenchResult result;
   auto model = open_model(o, result.model);
+  result.quality = o.quality != 0 ? o.quality : model.net->config.default_quality();
   for (const auto& size_name : o.sizes) {
     const BenchSize* size = nullptr;
     for (const auto& s : kSizes)
@@ -100,7 +101,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       std::vector<uint8_t> bytes;
       reset_peak_memory(o.device);
       codec::EncodeOptions encode_options;
-      encode_options.quality = o.quality;
+      encode_options.quality = result.quality;
       encode_options.coding = variant.coding;
       for (int i = 0; i < o.warmup + o.repeats; ++i) {
         codec::CodecTimings te, td;
@@ -142,7 +143,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
 
 nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
   nlohmann::json out{{"benchmark", "codec"}, {"device", describe_device(o.device)}, {"model", r.model},
-                     {"quality", o.quality}, {"repeats", o.repeats}, {"rows", nlohmann::json::array()}};
+                     {"quality", r.quality}, {"repeats", o.repeats}, {"rows", nlohmann::json::array()}};
   for (const auto& row : r.rows) {
     const double mp = row.width * static_cast<double>(row.height) / 1e6;
     out["rows"].push_back({{"size", row.size}, {"codec", row.codec}, {"width", row.width}, {"height", row.height},
@@ -159,7 +160,7 @@ nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
 }
 
 std::string format_table(const CodecBenchResult& r) {
-  std::string out = "model: " + r.model + "\n";
+  std::string out = "model: " + r.model + ", quality " + std::to_string(r.quality) + "\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-6s %-11s %10s %8s %9s %9s %9s %9s  %-17s  %-17s %9s\n", "size", "codec", "WxH",
                 "bpp", "enc s", "dec s", "enc MP/s", "dec MP/s", "enc net/rANS/img", "dec net/rANS/img", "peak MB");

@@ -15,7 +15,7 @@ struct CodecBenchOptions {
   std::string model_path;             // "" = the default model, else an untrained `config`
   std::string config = "default";     // preset for an untrained model (speed does not depend on training)
   std::vector<std::string> sizes = {"kodak", "4k"};
-  int quality = 4;
+  int quality = 0;                    // 0 = the model's default level
   int warmup = 1;
   int repeats = 3;
 };
@@ -36,6 +36,7 @@ struct CodecBenchRow {
 
 struct CodecBenchResult {
   std::string model;  // id, or "untrained <config>"
+  int quality = 0;    // the level coded
   std::vector<CodecBenchRow> rows;
 };
 

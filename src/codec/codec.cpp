@@ -84,7 +84,9 @@ Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, Al
   return tensor_to_image(y, image.channels <= 2 ? 1 : 3, image.bit_depth);
 }
 
-std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& o, CodecTimings* timings) {
+std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& options, CodecTimings* timings) {
+  EncodeOptions o = options;
+  if (o.quality == 0) o.quality = m.net->config.default_quality();
   check_quality(m, o.quality);
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();

@@ -24,7 +24,7 @@ Coding coding_from_name(const std::string& name);
 const char* coding_name(Coding coding);
 
 struct EncodeOptions {
-  int quality = 4;  // 1 .. the model's number of levels
+  int quality = 0;  // 1 .. the model's number of levels; 0 = the model's default (ModelConfig::default_quality)
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
   Coding coding = Coding::smaller;
   // Encoder effort: gradient steps on the latent before coding (codec/refine.hpp), for a lower

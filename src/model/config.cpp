@@ -1,5 +1,6 @@
 #include "model/config.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "cosae/error.hpp"
@@ -11,6 +12,13 @@ int ModelConfig::stages() const {
   int n = 0;
   for (int d = downsampling; d > 1; d /= 2) ++n;
   return n;
+}
+
+int ModelConfig::default_quality() const {
+  int best = 0;
+  for (int i = 1; i < quality_levels(); ++i)
+    if (std::abs(std::log(lambdas[i] / kDefaultLambda)) < std::abs(std::log(lambdas[best] / kDefaultLambda))) best = i;
+  return best + 1;
 }
 
 void ModelConfig::validate() const {

@@ -8,6 +8,9 @@
 
 namespace cosae::model {
 
+// The rate-distortion trade-off of the default quality: q4 of the 6- and 8-level presets.
+inline constexpr double kDefaultLambda = 0.013;
+
 struct ModelConfig {
   std::string name = "cosae-d64";   // a human-readable family name (the model id adds a hash)
   int downsampling = 64;            // D: total downsampling per side (16, 32 or 64)
@@ -28,6 +31,9 @@ struct ModelConfig {
   int tile() const { return downsampling / upsampling; }
   int stages() const;  // log2(D)
   int quality_levels() const { return static_cast<int>(lambdas.size()); }
+  // The level used when none is asked for: the one whose lambda is nearest (in log) to
+  // kDefaultLambda, so that models with more or fewer levels default to the same trade-off.
+  int default_quality() const;
   int latent_channels() const { return 2 * frequencies; }
 
   // Throws cosae::Error (usage) with the first problem found.
