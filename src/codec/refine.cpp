@@ -34,10 +34,14 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
 
   RefineResult result;
   result.latent = latent.detach().to(torch::kFloat);
-  // The steps are taken on u = y / scale, scale being the level's gains over the lowest
-  // level's: the same step size in the network's own latent units at every level (a higher
-  // level's finer bins would otherwise make its steps smaller).
-  const auto scale = torch::exp(net.log_gains[level] - net.log_gains[0]).detach().view({1, -1, 1, 1}).to(latent.device());
+  // The steps are taken on u = y / scale, scale being the level's gains over those of a
+  // reference level: the same step size in the network's own latent units at every level (a
+  // higher level's finer bins would otherwise make its steps smaller). The reference is the
+  // level nearest lambda = 0.0018, where kStep was tuned (the lowest level of the 6- and
+  // 8-level models), so that models with levels below it take steps of the same size.
+  const int64_t reference = net.config.nearest_quality(0.0018) - 1;
+  const auto scale =
+      torch::exp(net.log_gains[level] - net.log_gains[reference]).detach().view({1, -1, 1, 1}).to(latent.device());
   auto u = (result.latent / scale).requires_grad_(true);
   constexpr double kStep = 0.02;
   torch::optim::Adam adam({u}, torch::optim::AdamOptions(kStep));

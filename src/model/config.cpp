@@ -14,10 +14,10 @@ int ModelConfig::stages() const {
   return n;
 }
 
-int ModelConfig::default_quality() const {
+int ModelConfig::nearest_quality(double lambda) const {
   int best = 0;
   for (int i = 1; i < quality_levels(); ++i)
-    if (std::abs(std::log(lambdas[i] / kDefaultLambda)) < std::abs(std::log(lambdas[best] / kDefaultLambda))) best = i;
+    if (std::abs(std::log(lambdas[i] / lambda)) < std::abs(std::log(lambdas[best] / lambda))) best = i;
   return best + 1;
 }
 

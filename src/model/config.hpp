@@ -31,9 +31,11 @@ struct ModelConfig {
   int tile() const { return downsampling / upsampling; }
   int stages() const;  // log2(D)
   int quality_levels() const { return static_cast<int>(lambdas.size()); }
-  // The level used when none is asked for: the one whose lambda is nearest (in log) to
-  // kDefaultLambda, so that models with more or fewer levels default to the same trade-off.
-  int default_quality() const;
+  // The level (1-based) whose lambda is nearest `lambda`, in log.
+  int nearest_quality(double lambda) const;
+  // The level used when none is asked for: the one nearest kDefaultLambda, so that models with
+  // more or fewer levels default to the same trade-off.
+  int default_quality() const { return nearest_quality(kDefaultLambda); }
   int latent_channels() const { return 2 * frequencies; }
 
   // Throws cosae::Error (usage) with the first problem found.
