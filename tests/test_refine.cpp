@@ -32,7 +32,7 @@ Image crop(const Image& image, int side) {
 TEST_CASE("refining the latent lowers the rate-distortion cost; the decoder reads the stream", "[codec][shipped]") {
   auto model = codec::load_codec_model(codec::find_default_model(), torch::kCPU);
   const Image image = crop(read_png(std::string(COSAE_TEST_SAMPLES_DIR) + "/chelsea.png"), 128);
-  const int quality = 4;
+  const int quality = model.net->config.default_quality();  // lambda 0.013
   const double lambda = model.net->config.lambdas[quality - 1] * 255.0 * 255.0;
 
   torch::NoGradGuard no_grad;  // as in the codec: refine_latent turns gradients on itself
@@ -46,7 +46,7 @@ TEST_CASE("refining the latent lowers the rate-distortion cost; the decoder read
   const auto refined = codec::refine_latent(*model.net, x, latent, quality - 1, 8, false);
   INFO("cost " << refined.initial_cost << " -> " << refined.cost << " at step " << refined.best_step);
   CHECK(refined.initial_cost == Approx(none.initial_cost).epsilon(1e-6));
-  CHECK(refined.cost < refined.initial_cost * 0.99);  // measured: 2.5% lower (best at step 8 of 8)
+  CHECK(refined.cost < refined.initial_cost * 0.99);  // measured: 2.1% lower (best at step 5 of 8)
   CHECK(refined.best_step > 0);
   CHECK_FALSE(torch::equal(refined.latent, latent));
 
