@@ -112,7 +112,8 @@ class InfoCommand : public Command {
                                   {"format_version", file.metadata.at("format_version")},
                                   {"config", model::to_json(c)},
                                   {"parameters", params},
-                                  {"quality_levels", c.quality_levels()}}
+                                  {"quality_levels", c.quality_levels()},
+                                  {"default_quality", c.default_quality()}}
                        .dump()
                 << "\n";
       return;
@@ -122,7 +123,10 @@ class InfoCommand : public Command {
               << ", T = " << c.tile() << ", K = " << c.frequencies << (c.harmonic ? "" : " (ablation: no HCM)") << "\n"
               << "  decoder: " << c.decoder_channels << " channels, " << c.decoder_blocks << " blocks, "
               << c.attention << " attention (" << c.heads << " heads, " << c.kv_heads << " kv heads)\n"
-              << "  " << c.quality_levels() << " quality levels\n";
+              << "  " << c.quality_levels() << " quality levels, lambda:";
+    for (int q = 1; q <= c.quality_levels(); ++q)
+      std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == c.default_quality() ? " (default)" : "");
+    std::cout << "\n";
   }
 
  private:

@@ -120,6 +120,7 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   const auto info = run_cli("info " + run + "/model.safetensors");
   CHECK(info.exit_code == 0);
   CHECK(info.output.find("cosae model cosae-tiny") != std::string::npos);
+  CHECK(info.output.find("q4 0.013 (default)") != std::string::npos);  // the level encode uses without -q
   // The same folder again without --resume: refused, the run kept.
   CHECK(run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + run +
                 " --config tiny --steps 3 --crop 32 --device cpu").exit_code == 2);
