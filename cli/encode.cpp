@@ -52,7 +52,7 @@ class EncodeCommand : public Command {
     const auto& outputs = run.outputs;
     auto& model = run.model;
     codec::EncodeOptions options;
-    options.quality = opt_.quality != 0 ? opt_.quality : model.net->config.default_quality();
+    options.quality = model.net->config.quality_or_default(opt_.quality);
     options.coding = codec::coding_from_name(opt_.coding);
     options.refine_steps = opt_.refine_steps;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;

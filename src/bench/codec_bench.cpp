@@ -75,7 +75,7 @@ bool time_jpeg(int, int, const std::vector<uint8_t>&, int, int, int, CodecBenchR
 CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
   CodecBenchResult result;
   auto model = open_model(o, result.model);
-  result.quality = o.quality != 0 ? o.quality : model.net->config.default_quality();
+  result.quality = model.net->config.quality_or_default(o.quality);
   for (const auto& size_name : o.sizes) {
     const BenchSize* size = nullptr;
     for (const auto& s : kSizes)

@@ -86,7 +86,7 @@ Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, Al
 
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& options, CodecTimings* timings) {
   EncodeOptions o = options;
-  if (o.quality == 0) o.quality = m.net->config.default_quality();
+  o.quality = m.net->config.quality_or_default(o.quality);
   check_quality(m, o.quality);
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();

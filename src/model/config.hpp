@@ -36,6 +36,8 @@ struct ModelConfig {
   // The level used when none is asked for: the one nearest kDefaultLambda, so that models with
   // more or fewer levels default to the same trade-off.
   int default_quality() const { return nearest_quality(kDefaultLambda); }
+  // `quality`, or the default level for 0 (options that were not given).
+  int quality_or_default(int quality) const { return quality != 0 ? quality : default_quality(); }
   int latent_channels() const { return 2 * frequencies; }
 
   // Throws cosae::Error (usage) with the first problem found.
