@@ -124,8 +124,9 @@ class InfoCommand : public Command {
               << "  decoder: " << c.decoder_channels << " channels, " << c.decoder_blocks << " blocks, "
               << c.attention << " attention (" << c.heads << " heads, " << c.kv_heads << " kv heads)\n"
               << "  " << c.quality_levels() << " quality levels, lambda:";
+    const int default_quality = c.default_quality();
     for (int q = 1; q <= c.quality_levels(); ++q)
-      std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == c.default_quality() ? " (default)" : "");
+      std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == default_quality ? " (default)" : "");
     std::cout << "\n";
   }
 

@@ -35,17 +35,14 @@ void grow_convolution(const torch::Tensor& old, torch::Tensor& grown) {
 // initialisation spreads a fresh model's levels: an old level is its own nearest (ratio 1), so
 // it keeps its gains exactly at its new number.
 void grow_gains(const torch::Tensor& old, torch::Tensor& grown, const torch::Tensor& map,
-                const std::vector<double>& old_lambdas, const std::vector<double>& lambdas, double sign) {
+                const ModelConfig& old_config, const std::vector<double>& lambdas, double sign) {
   const int64_t levels = old.size(0);
   auto rows = old.mean(1, true).expand({levels, grown.size(1)}).clone();
   rows.index_copy_(1, map, old);
   for (int64_t q = 0; q < grown.size(0); ++q) {
     const double lambda = lambdas[static_cast<std::size_t>(q)];
-    auto distance = [&](std::size_t o) { return std::abs(std::log(old_lambdas[o] / lambda)); };
-    std::size_t nearest = 0;
-    for (std::size_t o = 1; o < old_lambdas.size(); ++o)
-      if (distance(o) < distance(nearest)) nearest = o;
-    grown[q].copy_(rows[static_cast<int64_t>(nearest)] + sign * 0.5 * std::log(lambda / old_lambdas[nearest]));
+    const int nearest = old_config.nearest_quality(lambda);
+    grown[q].copy_(rows[nearest - 1] + sign * 0.5 * std::log(lambda / old_config.lambdas[nearest - 1]));
   }
 }
 
@@ -124,7 +121,7 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
     } else if (key.rfind("entropy.", 0) == 0) {
       grown.index_copy_(0, channel_map, old);  // per latent channel; new channels keep a fresh prior
     } else if (key == "log_gains" || key == "log_inverse_gains") {
-      grow_gains(old, grown, channel_map, from.config.lambdas, to.config.lambdas, key == "log_gains" ? 1.0 : -1.0);
+      grow_gains(old, grown, channel_map, from.config, to.config.lambdas, key == "log_gains" ? 1.0 : -1.0);
     } else {
       COSAE_CHECK(old.sizes() == grown.sizes(), model, "growing a model: ", key, " changed shape");
       grown.copy_(old);
