@@ -37,6 +37,11 @@ class TrainCommand : public Command {
         ->check(CLI::Range(1.0, 16.0));
     app.add_flag("--rotations", o.rotations,
                  "Random 90-degree rotations of the crops (transposes), besides the flips: all eight orientations");
+    app.add_option("--dead-leaves", o.dead_leaves,
+                   "Share of the samples replaced by synthetic dead-leaves images: discs of power-law sizes, "
+                   "some striped (0 = none)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", o.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     auto* init = app.add_option("--init", o.init_model,

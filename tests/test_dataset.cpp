@@ -229,6 +229,57 @@ TEST_CASE("BatchLoader pixels: conversion, flips, rescaling", "[train]") {
   }
 }
 
+TEST_CASE("BatchLoader dead-leaves samples: a share of synthetic images, the crops unmoved", "[train]") {
+  TemporaryDirectory directory;
+  cosae::write_png(directory / "flat.png", constant_image(300, 280, 200, 100, 0));
+  LoaderOptions options;
+  options.batch = 16;
+  options.crop = 64;
+  options.threads = 2;
+  options.seed = 7;
+  options.max_downscale = 2.0;
+  options.rotations = true;
+  BatchLoader crops({directory / "flat.png"}, options);
+  options.dead_leaves = 0.5;
+  BatchLoader mixed({directory / "flat.png"}, options);
+  options.threads = 1;
+  BatchLoader mixed_again({directory / "flat.png"}, options);
+
+  int synthetic = 0, total = 0;
+  double fine = 0, coarse = 0;  // summed over the synthetic samples
+  for (int64_t step = 0; step < 8; ++step) {
+    const torch::Tensor batch = mixed.batch(step);
+    CHECK(torch::equal(batch, mixed_again.batch(step)));  // threads do not change a batch
+    const torch::Tensor real = crops.batch(step);
+    for (int64_t i = 0; i < 16; ++i, ++total) {
+      // A crop of the flat image is flat; a dead-leaves image never is.
+      if (torch::equal(batch[i], real[i])) continue;
+      ++synthetic;
+      const torch::Tensor sample = batch[i];
+      CHECK(sample.min().item<float>() >= 0.0f);
+      CHECK(sample.max().item<float>() <= 1.0f);
+      CHECK(sample.std().item<float>() > 0.0f);
+      // Structure at both ends of the scale: edges between neighbours, and 16x16 regions
+      // whose means differ (one disc may fill a whole crop: these are checked on the mean).
+      fine += (sample.narrow(2, 1, 63) - sample.narrow(2, 0, 63)).abs().mean().item<double>();
+      coarse += torch::avg_pool2d(sample.unsqueeze(0), 16).std().item<double>();
+    }
+  }
+  fine /= std::max(synthetic, 1);
+  coarse /= std::max(synthetic, 1);
+  INFO("mean over synthetic samples: fine " << fine << ", coarse " << coarse);
+  CHECK(fine > 0.02);
+  CHECK(coarse > 0.05);
+  INFO(synthetic << " of " << total << " samples synthetic");
+  CHECK(synthetic >= total / 4);
+  CHECK(synthetic <= 3 * total / 4);
+
+  // Different samples are different images.
+  options.dead_leaves = 1.0;
+  const torch::Tensor all = BatchLoader({directory / "flat.png"}, options).batch(0);
+  for (int64_t i = 1; i < 16; ++i) CHECK_FALSE(torch::equal(all[i], all[0]));
+}
+
 TEST_CASE("BatchLoader skips unreadable files with a warning", "[train]") {
   TemporaryDirectory directory;
   write_random_images(directory, 2);
@@ -288,6 +339,8 @@ TEST_CASE("BatchLoader errors: no readable image, bad options", "[train]") {
   CHECK(options_error([](LoaderOptions& o) { o.prefetch = -1; }) == ErrorKind::usage);
   CHECK(options_error([](LoaderOptions& o) { o.rank = 2, o.world_size = 2; }) == ErrorKind::usage);
   CHECK(options_error([](LoaderOptions& o) { o.cache_bytes = -1; }) == ErrorKind::usage);
+  CHECK(options_error([](LoaderOptions& o) { o.dead_leaves = -0.1; }) == ErrorKind::usage);
+  CHECK(options_error([](LoaderOptions& o) { o.dead_leaves = 1.5; }) == ErrorKind::usage);
   CHECK(expect_error([&] { loader.batch(-1); }).kind() == ErrorKind::usage);
 }
 

@@ -19,6 +19,7 @@
 
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "train/dead_leaves.hpp"
 
 namespace cosae::train {
 namespace {
@@ -33,6 +34,8 @@ constexpr const char* kImageExtensions[] = {
 // Random draws of a file before falling back to a linear scan, which bounds the search when
 // most files are unreadable.
 constexpr int kRandomFileDraws = 32;
+// Seed offset of the stream that picks and draws dead-leaves samples, apart from the crops'.
+constexpr uint64_t kDeadLeavesStream = 0xdead1eafULL;
 
 bool has_image_extension(const std::string& name) {
   const std::size_t dot = name.rfind('.');
@@ -369,6 +372,8 @@ BatchLoader::BatchLoader(std::vector<std::string> files, LoaderOptions options)
               options_.prefetch);
   COSAE_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size, usage,
               "rank ", options_.rank, " is not in [0, world size ", options_.world_size, ")");
+  COSAE_CHECK(options_.dead_leaves >= 0.0 && options_.dead_leaves <= 1.0, usage,
+              "share of dead-leaves samples must be in [0, 1], not ", options_.dead_leaves);
   COSAE_CHECK(options_.cache_bytes >= 0, usage, "cache size must not be negative, not ", options_.cache_bytes);
 
   cache_ = std::make_unique<ImageCache>(options_.cache_bytes);
@@ -465,9 +470,17 @@ void BatchLoader::work() {
 void BatchLoader::prepare_sample(const StepWork& work, int index_in_batch) {
   const uint64_t global_index =
       (uint64_t(work.step) * options_.world_size + options_.rank) * options_.batch + index_in_batch;
+  const int crop = options_.crop;
+  float* output = work.data + std::size_t(index_in_batch) * 3 * crop * crop;
+  if (options_.dead_leaves > 0) {
+    SampleRng synthetic(options_.seed ^ kDeadLeavesStream, global_index);
+    if (synthetic.uniform() < options_.dead_leaves) {
+      render_dead_leaves([&synthetic] { return synthetic.uniform(); }, crop, output);
+      return;
+    }
+  }
   SampleRng rng(options_.seed, global_index);
   const std::shared_ptr<const RgbImage> image = choose_image(rng);
-  const int crop = options_.crop;
   const double downscale = 1.0 + rng.uniform() * (options_.max_downscale - 1.0);
   const int shorter_side = std::min(image->width, image->height);
   const int side = static_cast<int>(std::clamp<double>(std::round(crop * downscale), 1.0, shorter_side));
@@ -476,7 +489,6 @@ void BatchLoader::prepare_sample(const StepWork& work, int index_in_batch) {
   const bool mirror_x = rng.coin() && options_.flips;
   const bool mirror_y = rng.coin() && options_.flips;
   const bool transpose = rng.coin() && options_.rotations;
-  float* output = work.data + std::size_t(index_in_batch) * 3 * crop * crop;
   resample_square(image->pixels.data(), image->width, x0, y0, side, crop, mirror_x, mirror_y, output);
   if (transpose)
     for (int c = 0; c < 3; ++c) {

@@ -2,7 +2,7 @@
 // trainer by a pool of worker threads.
 //
 // Determinism: the batch of a step depends only on (seed, step, rank, world_size, batch, crop,
-// max_downscale, flips, rotations, files) - not on the thread count, the cache, the prefetch depth or
+// max_downscale, flips, rotations, dead_leaves, files) - not on the thread count, the cache, the prefetch depth or
 // timing - so a run resumed from a checkpoint at step s with the same options sees exactly the
 // batches it would have seen. Sample j of step s on rank r has the global index
 // g = (s * world_size + r) * batch + j, and an RNG seeded from a hash of (seed, g) picks, in
@@ -20,6 +20,11 @@
 // top-bottom, each with probability 1/2 (flips = false keeps the natural orientation);
 // rotations = true also transposes with probability 1/2, so that with the flips all eight
 // rotations and mirrorings of the square are equally likely.
+//
+// With dead_leaves = p > 0, a second RNG stream seeded from (seed, g) decides whether sample g
+// is a synthetic dead-leaves image (probability p) and draws that image; the other samples are
+// exactly the crops they would be with p = 0, so the option adds images without moving the
+// real ones. Synthetic samples are drawn at the crop size, neither resampled nor flipped.
 //
 // Pixels: grey is replicated to RGB, alpha is discarded whatever it holds (as
 // AlphaPolicy::discard), 16-bit samples are rounded to 8 bits; decoded images are cached as
@@ -56,6 +61,8 @@ struct LoaderOptions {
   double max_downscale = 1.0;   // random downscale factor in [1, max_downscale]; 1 = off
   bool flips = true;            // random left-right and top-bottom mirroring
   bool rotations = false;       // random transposes too: with flips, every multiple of 90 degrees
+  double dead_leaves = 0.0;     // share of samples that are synthetic dead-leaves images instead
+                                // (train/dead_leaves.hpp), in [0, 1]
   int prefetch = 4;             // steps prepared ahead of the one asked for
   bool pinned = false;          // batches in page-locked memory (needs CUDA), for asynchronous
                                 // copies to a GPU

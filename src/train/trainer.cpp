@@ -176,6 +176,7 @@ void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions&
   lo.seed = mix_seed(seed, 0x5eedf00dULL);
   lo.max_downscale = o.max_downscale;
   lo.rotations = o.rotations;
+  lo.dead_leaves = o.dead_leaves;
   BatchLoader loader(list_images(o.data), lo);
   std::vector<torch::Tensor> batches;
   for (int64_t step = 0; step < 8; ++step) batches.push_back(loader.batch(step));
@@ -277,6 +278,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   lo.seed = seed;
   lo.max_downscale = o.max_downscale;
   lo.rotations = o.rotations;
+  lo.dead_leaves = o.dead_leaves;
   lo.pinned = device.is_cuda();
   lo.rank = env.rank;  // ranks draw disjoint samples of one stream
   lo.world_size = env.world_size;

@@ -25,6 +25,7 @@ struct TrainOptions {
   int64_t warmup_steps = -1;      // -1: min(1000, steps / 20)
   double max_downscale = 1.0;
   bool rotations = false;         // random 90-degree rotations of the crops, besides the flips
+  double dead_leaves = 0.0;       // share of samples replaced by synthetic dead-leaves images
   std::string device = "auto";
   int threads = 0;                // loader threads (0 = all cores)
   bool resume = false;

@@ -1,0 +1,24 @@
+// Synthetic training images: the dead-leaves model. Discs of random colour fall on the canvas,
+// each hiding what lies beneath; their radii follow a power law (density ~ r^-3 between
+// kMinRadius and kMaxRadius pixels), which makes the images scale-invariant, with the 1/f^2
+// power spectrum and the occluding edges of natural photos at every size. Half of the discs
+// carry a sinusoidal grating (stripes of random period, orientation and contrast), so the
+// images also hold the fine periodic texture (fabric, grass, fences) that smooth
+// wallpapers lack. Rendered at twice the resolution and averaged 2x2, so edges are
+// anti-aliased as a camera's would be.
+//
+// The image depends only on the draws of `uniform` (numbers in [0, 1)), so a seeded stream
+// gives the same image everywhere.
+#pragma once
+
+#include <functional>
+
+namespace cosae::train {
+
+inline constexpr double kDeadLeavesMinRadius = 1.5;  // pixels of the output
+inline constexpr double kDeadLeavesMaxRadius = 200.0;
+
+// Writes a planar [3, side, side] float image in [0, 1] to `planar_rgb`.
+void render_dead_leaves(const std::function<double()>& uniform, int side, float* planar_rgb);
+
+}  // namespace cosae::train
