@@ -8,7 +8,8 @@
 // anti-aliased as a camera's would be.
 //
 // The image depends only on the draws of `uniform` (numbers in [0, 1)), so a seeded stream
-// gives the same image everywhere.
+// gives the same image every time (across platforms, up to the last bits of the maths
+// library's sin, cos, log and pow).
 #pragma once
 
 #include <functional>
