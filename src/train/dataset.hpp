@@ -5,8 +5,8 @@
 // max_downscale, flips, rotations, dead_leaves, files) - not on the thread count, the cache,
 // the prefetch depth or timing - so a run resumed from a checkpoint at step s with the same
 // options sees exactly the batches it would have seen. Sample j of step s on rank r has the
-// global index g = (s * world_size + r) * batch + j, and an RNG seeded from a hash of (seed, g) picks, in
-// this order: the file, the downscale factor, the crop position, a left-right flip, a
+// global index g = (s * world_size + r) * batch + j, and an RNG seeded from a hash of (seed, g)
+// picks, in this order: the file, the downscale factor, the crop position, a left-right flip, a
 // top-bottom flip and a transpose (a coin drawn whether or not rotations are on, so turning
 // them on changes no other draw). Ranks therefore draw independent samples. Whether a file
 // decodes is a property of the file, so redrawing past unreadable ones keeps batches
