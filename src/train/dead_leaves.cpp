@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace cosae::train {
@@ -98,9 +99,8 @@ void paint(const Leaf& leaf, int canvas, std::vector<float>& rgb) {
 
 void render_dead_leaves(const std::function<double()>& uniform, int side, float* planar_rgb) {
   const int canvas = side * kSupersample;
-  std::vector<float> rgb(std::size_t(canvas) * canvas * 3);
-  const float background = static_cast<float>(uniform());
-  std::fill(rgb.begin(), rgb.end(), background);
+  thread_local std::vector<float> rgb;  // interleaved canvas, reused: one per loader thread
+  rgb.assign(std::size_t(canvas) * canvas * 3, static_cast<float>(uniform()));  // the background
   // Discs are centred on the image or near it, so that its borders are covered as its middle.
   const double area = (side + 2 * kMargin) * (side + 2 * kMargin);
   const auto leaves = static_cast<int64_t>(

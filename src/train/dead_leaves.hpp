@@ -1,7 +1,8 @@
 // Synthetic training images: the dead-leaves model. Discs of random colour fall on the canvas,
 // each hiding what lies beneath; their radii follow a power law (density ~ r^-3 between
-// kMinRadius and kMaxRadius pixels), which makes the images scale-invariant, with the 1/f^2
-// power spectrum and the occluding edges of natural photos at every size. Half of the discs
+// kDeadLeavesMinRadius and kDeadLeavesMaxRadius pixels), which makes the images
+// scale-invariant, with the 1/f^2 power spectrum and the occluding edges of natural photos at
+// every size. Half of the discs
 // carry a sinusoidal grating (stripes of random period, orientation and contrast), so the
 // images also hold the fine periodic texture (fabric, grass, fences) that smooth
 // wallpapers lack. Rendered at twice the resolution and averaged 2x2, so edges are
