@@ -42,6 +42,11 @@ class TrainCommand : public Command {
                    "some striped (0 = none)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    app.add_option("--dead-leaves-shapes", o.dead_leaves_shapes,
+                   "Their leaves: discs, or mixed (discs, ellipses, rectangles from squares to strokes, "
+                   "polygons)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"discs", "mixed"}));
     app.add_option("--device", o.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     app.add_option("--threads", o.threads, "Loader threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     auto* init = app.add_option("--init", o.init_model,

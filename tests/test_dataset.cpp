@@ -7,7 +7,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -278,6 +280,52 @@ TEST_CASE("BatchLoader dead-leaves samples: a share of synthetic images, the cro
   options.dead_leaves = 1.0;
   const torch::Tensor all = BatchLoader({directory / "flat.png"}, options).batch(0);
   for (int64_t i = 1; i < 16; ++i) CHECK_FALSE(torch::equal(all[i], all[0]));
+}
+
+TEST_CASE("Dead-leaves shapes: mixed outlines cover the canvas as discs do", "[train]") {
+  using cosae::train::DeadLeavesShapes;
+  constexpr int kSide = 96;
+  // Renders image `index` from a seeded stream; `background` gets the first draw, the grey
+  // the canvas starts from.
+  auto render = [](DeadLeavesShapes shapes, int index, double& background) {
+    std::mt19937_64 engine(1000 + index);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    bool first = true;
+    std::vector<float> image(3 * kSide * kSide);
+    cosae::train::render_dead_leaves(
+        [&] {
+          const double u = uniform(engine);
+          if (first) background = u, first = false;
+          return u;
+        },
+        kSide, image.data(), shapes);
+    return image;
+  };
+  for (const DeadLeavesShapes shapes : {DeadLeavesShapes::discs, DeadLeavesShapes::mixed}) {
+    // About 5 leaves lie over each pixel, so about e^-5 of the canvas shows the background; a
+    // shape that painted less than its area would leave more of it bare.
+    int64_t bare = 0, total = 0;
+    for (int index = 0; index < 8; ++index) {
+      double background = -1;
+      const std::vector<float> image = render(shapes, index, background);
+      for (int p = 0; p < kSide * kSide; ++p, ++total) {
+        bool is_background = true;
+        for (int c = 0; c < 3; ++c)
+          is_background = is_background && image[std::size_t(c) * kSide * kSide + p] == static_cast<float>(background);
+        bare += is_background;
+      }
+      CHECK(*std::min_element(image.begin(), image.end()) >= 0.0f);
+      CHECK(*std::max_element(image.begin(), image.end()) <= 1.0f);
+    }
+    INFO((shapes == DeadLeavesShapes::mixed ? "mixed" : "discs") << ": " << bare << " of " << total
+                                                                  << " pixels show the background");
+    CHECK(bare < total / 60);  // measured: 1.1% with either shapes; a quarter of the leaves empty: 2.4%
+  }
+  // The same stream draws other images with the mixed outlines.
+  double unused = 0;
+  CHECK(render(DeadLeavesShapes::discs, 0, unused) != render(DeadLeavesShapes::mixed, 0, unused));
+  CHECK(cosae::train::parse_dead_leaves_shapes("mixed") == DeadLeavesShapes::mixed);
+  CHECK(expect_error([] { cosae::train::parse_dead_leaves_shapes("squares"); }).kind() == ErrorKind::usage);
 }
 
 TEST_CASE("BatchLoader skips unreadable files with a warning", "[train]") {

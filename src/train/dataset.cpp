@@ -475,7 +475,7 @@ void BatchLoader::prepare_sample(const StepWork& work, int index_in_batch) {
   if (options_.dead_leaves > 0) {
     SampleRng synthetic(options_.seed ^ kDeadLeavesStream, global_index);
     if (synthetic.uniform() < options_.dead_leaves) {
-      render_dead_leaves([&synthetic] { return synthetic.uniform(); }, crop, output);
+      render_dead_leaves([&synthetic] { return synthetic.uniform(); }, crop, output, options_.dead_leaves_shapes);
       return;
     }
   }

@@ -43,6 +43,8 @@
 #include <thread>
 #include <vector>
 
+#include "train/dead_leaves.hpp"
+
 namespace cosae::train {
 
 // Image files under `dir`, recursively, sorted by path (byte order). Extensions, compared
@@ -63,6 +65,7 @@ struct LoaderOptions {
   bool rotations = false;       // random transposes too: with flips, every multiple of 90 degrees
   double dead_leaves = 0.0;     // share of samples that are synthetic dead-leaves images instead
                                 // (train/dead_leaves.hpp), in [0, 1]
+  DeadLeavesShapes dead_leaves_shapes = DeadLeavesShapes::discs;  // their leaves' outlines
   int prefetch = 4;             // steps prepared ahead of the one asked for
   bool pinned = false;          // batches in page-locked memory (needs CUDA), for asynchronous
                                 // copies to a GPU

@@ -167,16 +167,23 @@ void clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max
 
 // --freq-init spectrum: the decoder's frequencies drawn from the mean tile spectrum of
 // 8 batches of training crops (their own sample stream, so training's is unchanged).
-void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions& o, uint64_t seed,
-                                      const torch::Device& device, std::ostream& log) {
+// The loader's share of the training options.
+LoaderOptions loader_options(const TrainOptions& o, uint64_t seed) {
   LoaderOptions lo;
   lo.batch = o.batch;
   lo.crop = o.crop;
   lo.threads = o.threads;
-  lo.seed = mix_seed(seed, 0x5eedf00dULL);
+  lo.seed = seed;
   lo.max_downscale = o.max_downscale;
   lo.rotations = o.rotations;
   lo.dead_leaves = o.dead_leaves;
+  lo.dead_leaves_shapes = parse_dead_leaves_shapes(o.dead_leaves_shapes);
+  return lo;
+}
+
+void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions& o, uint64_t seed,
+                                      const torch::Device& device, std::ostream& log) {
+  LoaderOptions lo = loader_options(o, mix_seed(seed, 0x5eedf00dULL));
   BatchLoader loader(list_images(o.data), lo);
   std::vector<torch::Tensor> batches;
   for (int64_t step = 0; step < 8; ++step) batches.push_back(loader.batch(step));
@@ -196,6 +203,7 @@ void initialise_frequencies_from_data(model::CosAEImpl& net, const TrainOptions&
 TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   COSAE_CHECK(o.steps > 0 && o.batch > 0 && o.crop > 0 && o.lr > 0, usage, "train: steps, batch, crop and lr must be positive");
   const DType export_dtype = model::weight_dtype_from_name(o.export_dtype, "--export-dtype");
+  parse_dead_leaves_shapes(o.dead_leaves_shapes);  // a usage error before any work
   // Data parallel when launched by torchrun (WORLD_SIZE > 1): each rank on its own GPU
   // (LOCAL_RANK), only rank 0 writes anything.
   const DistributedEnv env = distributed_env_from_environment();
@@ -271,14 +279,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
                 "ranks resumed from different steps: give them the same --out on one shared folder");
   }
 
-  LoaderOptions lo;
-  lo.batch = o.batch;
-  lo.crop = o.crop;
-  lo.threads = o.threads;
-  lo.seed = seed;
-  lo.max_downscale = o.max_downscale;
-  lo.rotations = o.rotations;
-  lo.dead_leaves = o.dead_leaves;
+  LoaderOptions lo = loader_options(o, seed);
   lo.pinned = device.is_cuda();
   lo.rank = env.rank;  // ranks draw disjoint samples of one stream
   lo.world_size = env.world_size;

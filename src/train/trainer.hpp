@@ -26,6 +26,7 @@ struct TrainOptions {
   double max_downscale = 1.0;
   bool rotations = false;         // random 90-degree rotations of the crops, besides the flips
   double dead_leaves = 0.0;       // share of samples replaced by synthetic dead-leaves images
+  std::string dead_leaves_shapes = "discs";  // their leaves: "discs", or "mixed" (train/dead_leaves.hpp)
   std::string device = "auto";
   int threads = 0;                // loader threads (0 = all cores)
   bool resume = false;
