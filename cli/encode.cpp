@@ -1,4 +1,4 @@
-// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian] [--device] [--threads]
+// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian|adaptive] [--device] [--threads]
 //              [--json] [--quiet]
 #include <chrono>
 #include <cstdio>
@@ -35,9 +35,10 @@ class EncodeCommand : public Command {
                    "default: the model's level nearest lambda = 0.013 (q8 of the shipped model)")
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
-                   "Coefficients as cartesian (a, b), polar (amplitude, phase), or auto: both, the smaller kept")
+                   "Coefficients as cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
+                   "table chosen per channel for this image), or auto: all three, the smallest kept")
         ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "polar", "cartesian"}));
+        ->check(CLI::IsMember({"auto", "polar", "cartesian", "adaptive"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
     app.add_option("--refine", opt_.refine_steps,

@@ -1,5 +1,6 @@
 // The codec's payload: the latent as S rANS streams by frequency range; round trips for every
-// S and both codings, S = 1 is the single-stream layout, bad stream counts are refused.
+// S and every coding, S = 1 is the single-stream layout, bad stream counts are refused; the
+// adaptive coding's tables and choices.
 #include <cmath>
 #include <random>
 #include <vector>
@@ -34,6 +35,9 @@ std::vector<cosae::ByteSpan> spans(const codec::Payload& payload) {
   for (const auto& stream : payload) out.push_back({stream.data(), stream.size()});
   return out;
 }
+
+// Bits of the adaptive coding's choice "the learned table" (its fixed odds, 1/10).
+double entropy_bits_of_choice_one() { return std::log2(10.0); }
 
 }  // namespace
 
@@ -102,4 +106,67 @@ TEST_CASE("payload streams: one stream is every channel in order; the count is c
   std::swap(swapped[0], swapped[2]);
   CHECK(refused(swapped));  // stream 2 holds fewer symbols than stream 0 expects, or bytes are left
   CHECK_THROWS_AS(codec::encode_payloads(centred.data(), shape, {{CodingMode::polar, &tables}}, 1), Error);
+}
+
+TEST_CASE("adaptive payload: per-channel tables round-trip and beat mismatched learned tables", "[codec][payload]") {
+  // Channels of three kinds against learned tables of spread ~1: all zero, far narrower
+  // (mostly zeros), and far wider (Laplace of scale 40, escapes for the learned table).
+  const codec::PayloadShape shape{6, 200};
+  const int64_t n = shape.cells;
+  std::mt19937 rng(5);
+  std::exponential_distribution<double> magnitude(1.0);
+  std::vector<float> centred(static_cast<std::size_t>(2 * shape.frequencies * n));
+  for (int64_t c = 0; c < 2 * shape.frequencies; ++c) {
+    const double scale = c % 3 == 0 ? 0.0 : c % 3 == 1 ? 0.15 : 40.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double sign = rng() % 2 ? 1.0 : -1.0;
+      centred[static_cast<std::size_t>(c * n + i)] = static_cast<float>(sign * scale * magnitude(rng));
+    }
+  }
+  centred[5 * n + 3] = 90000.0f;  // beyond every Laplace range: an escape there too
+  const auto tables = cartesian_tables(2 * shape.frequencies);
+  for (int64_t streams : {int64_t{1}, int64_t{4}}) {
+    const auto payloads = codec::encode_payloads(
+        centred.data(), shape, {{CodingMode::cartesian, &tables}, {CodingMode::adaptive, &tables}}, streams);
+    std::vector<float> symbols(centred.size());
+    codec::decode_payload(spans(payloads[1]), shape, CodingMode::adaptive, tables, symbols.data());
+    for (std::size_t i = 0; i < centred.size(); ++i) REQUIRE(symbols[i] == std::nearbyint(centred[i]));
+    std::size_t cartesian_bytes = 0, adaptive_bytes = 0;
+    for (const auto& s : payloads[0]) cartesian_bytes += s.size();
+    for (const auto& s : payloads[1]) adaptive_bytes += s.size();
+    INFO("streams " << streams << ": cartesian " << cartesian_bytes << " bytes, adaptive " << adaptive_bytes);
+    CHECK(adaptive_bytes < cartesian_bytes * 0.8);
+  }
+  // Data the learned tables fit: the adaptive coding costs at most its choices more.
+  std::vector<float> fitted(centred.size());
+  for (std::size_t i = 0; i < fitted.size(); ++i) fitted[i] = static_cast<float>(static_cast<int>(rng() % 3) - 1);
+  const auto both = codec::encode_payloads(fitted.data(), shape,
+                                           {{CodingMode::cartesian, &tables}, {CodingMode::adaptive, &tables}}, 1);
+  const double choice_bits = 2 * shape.frequencies * (entropy_bits_of_choice_one() + 0.1);
+  CHECK(both[1][0].size() <= both[0][0].size() + static_cast<std::size_t>(std::ceil(choice_bits / 8)) + 4);
+
+  // The tables: the choice table codes 0, 1 and every scale; each Laplace table is symmetric
+  // and narrower for smaller scales.
+  const auto& choices = codec::adaptive_choice_table();
+  CHECK(choices.min_value() == 0);
+  CHECK(choices.max_value() == 1 + codec::kAdaptiveScales);
+  CHECK(codec::adaptive_laplace_table(0).max_value() < codec::adaptive_laplace_table(20).max_value());
+  for (int k : {0, 20, codec::kAdaptiveScales - 1}) {
+    const auto& t = codec::adaptive_laplace_table(k);
+    CHECK(t.min_value() == -t.max_value());
+    CHECK(t.frequency(-t.min_value()) >= t.frequency(-t.min_value() + 1));  // the mode at 0
+  }
+  CHECK_THROWS_AS(codec::adaptive_laplace_table(codec::kAdaptiveScales), Error);
+
+  // A corrupt choice (an escaped value beyond the scales) is refused.
+  cosae::entropy::RansEncoder coder;
+  coder.put(2 + codec::kAdaptiveScales + 5, choices);
+  const auto bad = coder.finish();
+  std::vector<float> symbols(static_cast<std::size_t>(2 * n));
+  try {
+    codec::decode_payload({{bad.data(), bad.size()}}, {1, n}, CodingMode::adaptive, cartesian_tables(2), symbols.data());
+    FAIL("a choice beyond the scales was accepted");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::bad_input);
+  }
 }

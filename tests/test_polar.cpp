@@ -144,17 +144,26 @@ TEST_CASE("polar bitstreams: round trips, determinism, the mode in the header, d
   CHECK(decoded.image.width == 37);
   CHECK(decoded.image.height == 29);
   for (std::size_t cut = 0; cut < bytes.size(); cut += 3) CHECK_THROWS_AS(codec::decode(bytes.data(), cut, m), Error);
-  // auto codes both and keeps the smaller stream, whichever mode that is.
-  codec::EncodeOptions both = polar, cartesian = polar;
-  both.coding = codec::Coding::smaller;
+  // auto codes all three and keeps the smallest stream, whichever mode that is.
+  codec::EncodeOptions all = polar, cartesian = polar, adaptive = polar;
+  all.coding = codec::Coding::smaller;
   cartesian.coding = codec::Coding::cartesian;
+  adaptive.coding = codec::Coding::adaptive;
   const auto cartesian_bytes = codec::encode(image, m, cartesian);
-  const auto smaller = codec::encode(image, m, both);
-  CHECK(smaller.size() == std::min(bytes.size(), cartesian_bytes.size()));
-  CHECK(codec::decode(smaller.data(), smaller.size(), m).header.mode ==
-        (smaller == bytes ? CodingMode::polar : CodingMode::cartesian));
+  const auto adaptive_bytes = codec::encode(image, m, adaptive);
+  const auto smallest = codec::encode(image, m, all);
+  CHECK(smallest.size() == std::min({bytes.size(), cartesian_bytes.size(), adaptive_bytes.size()}));
+  CHECK(codec::decode(smallest.data(), smallest.size(), m).header.mode ==
+        (smallest == bytes ? CodingMode::polar : smallest == adaptive_bytes ? CodingMode::adaptive : CodingMode::cartesian));
+  // Adaptive coding carries the Cartesian symbols: the same image decodes.
+  const auto from_adaptive = codec::decode(adaptive_bytes.data(), adaptive_bytes.size(), m);
+  CHECK(from_adaptive.header.mode == CodingMode::adaptive);
+  CHECK(from_adaptive.image.samples == codec::decode(cartesian_bytes.data(), cartesian_bytes.size(), m).image.samples);
+  for (std::size_t cut = 0; cut < adaptive_bytes.size(); cut += 3)
+    CHECK_THROWS_AS(codec::decode(adaptive_bytes.data(), cut, m), Error);
   CHECK(codec::coding_from_name("polar") == codec::Coding::polar);
   CHECK(codec::coding_from_name("cartesian") == codec::Coding::cartesian);
+  CHECK(codec::coding_from_name("adaptive") == codec::Coding::adaptive);
   CHECK(codec::coding_from_name("auto") == codec::Coding::smaller);
   CHECK_THROWS_AS(codec::coding_from_name("spherical"), Error);
 }

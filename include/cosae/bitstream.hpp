@@ -24,6 +24,7 @@ using Sha256Digest = std::array<uint8_t, 32>;
 enum class CodingMode : uint8_t {
   polar = 0,      // amplitude, then phase with amplitude-dependent levels
   cartesian = 1,  // a = A cos(phase), b = A sin(phase)
+  adaptive = 2,   // Cartesian, each channel under a table chosen for this image (codec/payload.hpp)
 };
 
 struct BitstreamHeader {

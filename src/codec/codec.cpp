@@ -31,12 +31,19 @@ std::size_t total_size(const std::vector<std::vector<uint8_t>>& streams) {
 Coding coding_from_name(const std::string& name) {
   if (name == "cartesian") return Coding::cartesian;
   if (name == "polar") return Coding::polar;
+  if (name == "adaptive") return Coding::adaptive;
   if (name == "auto") return Coding::smaller;
-  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar or auto");
+  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive or auto");
 }
 
 const char* coding_name(Coding coding) {
-  return coding == Coding::cartesian ? "cartesian" : coding == Coding::polar ? "polar" : "auto";
+  switch (coding) {
+    case Coding::cartesian: return "cartesian";
+    case Coding::polar: return "polar";
+    case Coding::adaptive: return "adaptive";
+    case Coding::smaller: break;
+  }
+  return "auto";
 }
 
 namespace {
@@ -99,8 +106,10 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const int64_t C = latent.size(1), n = latent.size(2) * latent.size(3);
   COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,
               " cannot code polar: use cartesian coding");
-  const bool cartesian = o.coding != Coding::polar;
-  const bool polar = o.coding != Coding::cartesian && !m.amplitude_tables.empty();
+  const bool all = o.coding == Coding::smaller;
+  const bool cartesian = all || o.coding == Coding::cartesian;
+  const bool adaptive = all || o.coding == Coding::adaptive;
+  const bool polar = (all || o.coding == Coding::polar) && !m.amplitude_tables.empty();
   // One copy to the host serves both coders: the centred latent (Cartesian symbols are its
   // rounding, the same numbers as CosAEImpl::quantize).
   const auto centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
@@ -109,10 +118,11 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const auto entropy_start = Clock::now();
   const PayloadShape shape{C / 2, n};
   const int64_t streams = payload_streams(shape);
-  // auto: both codings (all their streams in one parallel loop); the smaller payload is kept.
+  // auto: every coding (all their streams in one parallel loop); the smallest payload is kept.
   std::vector<PayloadCoding> codings;
   if (cartesian) codings.push_back({CodingMode::cartesian, &m.tables});
   if (polar) codings.push_back({CodingMode::polar, &m.amplitude_tables});
+  if (adaptive) codings.push_back({CodingMode::adaptive, &m.tables});
   auto payloads = encode_payloads(centred.data_ptr<float>(), shape, codings, streams);
   std::size_t best = 0;
   for (std::size_t i = 1; i < payloads.size(); ++i)
@@ -183,7 +193,7 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   const auto& header = parsed.header;
   check_bitstream_model(header, m.id, m.file_sha256);
   const auto& config = m.net->config;
-  COSAE_CHECK(header.mode == CodingMode::cartesian || !m.amplitude_tables.empty(), bad_input,
+  COSAE_CHECK(header.mode != CodingMode::polar || !m.amplitude_tables.empty(), bad_input,
               "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
               int(header.quality), " outside 1..", config.quality_levels());
@@ -194,7 +204,7 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   const auto entropy_start = Clock::now();
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
   decode_payload(parsed.streams, PayloadShape{C / 2, n}, header.mode,
-                 header.mode == CodingMode::cartesian ? m.tables : m.amplitude_tables, symbols.data_ptr<float>());
+                 header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
   const double entropy_s = since(entropy_start);
 
   torch::NoGradGuard no_grad;

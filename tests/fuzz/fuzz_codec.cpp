@@ -63,7 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.bit_depth = data[2] & 0x80 ? 16 : 8;
   header.quality = data[3] % 8;  // 0 and 7 are out of the tiny model's range 1..6
   if (header.quality == 0) header.quality = 7;
-  header.mode = data[4] & 1 ? cosae::CodingMode::cartesian : cosae::CodingMode::polar;
+  header.mode = data[5] & 2   ? cosae::CodingMode::adaptive
+                : data[4] & 1 ? cosae::CodingMode::cartesian
+                              : cosae::CodingMode::polar;
   // 1 to 4 streams (the tiny model's K allows up to its frequency count; 0 and too many are
   // refused), raw bytes split evenly, or real rANS streams below.
   const int stream_count = 1 + ((data[4] >> 1) & 3);
@@ -85,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const cosae::codec::PayloadShape shape{C / 2, cells};
     const auto& tables =
-        header.mode == cosae::CodingMode::cartesian ? g_model->tables : g_model->amplitude_tables;
+        header.mode == cosae::CodingMode::polar ? g_model->amplitude_tables : g_model->tables;
     streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
                                             std::min<int64_t>(stream_count, C / 2))[0];
   }
