@@ -105,30 +105,83 @@ void get_adaptive_channel(entropy::RansDecoder& coder, float* symbols, int64_t n
 
 }  // namespace
 
+// The adaptive coding's tables are built from integers alone, so that every machine builds
+// the same ones (the decoder must): no floating-point maths library is involved.
+
 const entropy::CdfTable& adaptive_choice_table() {
-  // Fixed odds: an all-zero channel 1/2, the learned table 1/10, the scales share the rest.
+  // Fixed odds: an all-zero channel 1/2, the learned table about 1/10, each scale about
+  // 1/120 (the escape, never written, keeps the rest).
   static const entropy::CdfTable table = [] {
-    std::vector<double> pmf{0.5, 0.1};
-    for (int k = 0; k < kAdaptiveScales; ++k) pmf.push_back(0.4 / kAdaptiveScales);
-    return entropy::CdfTable::from_pmf(0, pmf);
+    std::vector<uint32_t> cdf{0, 32768, 32768 + 6552};
+    for (int k = 0; k < kAdaptiveScales; ++k) cdf.push_back(cdf.back() + 544);
+    cdf.push_back(entropy::kTotalFrequency);
+    return entropy::CdfTable::from_cdf(0, std::move(cdf));
   }();
   return table;
 }
+
+namespace {
+
+// exp(-1/b) and exp(-1/(2b)) in 0.32 fixed point, for the scales b = 2^(k/4 - 3) (rounded
+// from 50-digit arithmetic): the Laplace tables follow from these.
+constexpr uint64_t kLaplaceDecay[kAdaptiveScales][2] = {
+    {1440801u, 78665070u}, {5145013u, 148652826u}, {15004422u, 253857248u}, {36905875u, 398132550u},
+    {78665070u, 581260615u}, {148652826u, 799036310u}, {253857248u, 1044178424u}, {398132550u, 1307656790u},
+    {581260615u, 1580030169u}, {799036310u, 1852521207u}, {1044178424u, 2117713904u}, {1307656790u, 2369882518u},
+    {1580030169u, 2605029347u}, {1852521207u, 2820730047u}, {2117713904u, 3015876649u}, {2369882518u, 3190386796u},
+    {2605029347u, 3344923893u}, {2820730047u, 3480652712u}, {3015876649u, 3599040369u}, {3190386796u, 3701703250u},
+    {3344923893u, 3790295335u}, {3480652712u, 3866431115u}, {3599040369u, 3931635878u}, {3701703250u, 3987316692u},
+    {3790295335u, 4034748382u}, {3866431115u, 4075069962u}, {3931635878u, 4109287957u}, {3987316692u, 4138284039u},
+    {4034748382u, 4162825044u}, {4075069962u, 4183574096u}, {4109287957u, 4201101925u}, {4138284039u, 4215897841u},
+    {4162825044u, 4228380000u}, {4183574096u, 4238904802u}, {4201101925u, 4247775344u}, {4215897841u, 4255248918u},
+    {4228380000u, 4261543595u}, {4238904802u, 4266843974u}, {4247775344u, 4271306145u}, {4255248918u, 4275061981u},
+    {4261543595u, 4278222805u}, {4266843974u, 4280882540u}, {4271306145u, 4283120382u}, {4275061981u, 4285003080u},
+    {4278222805u, 4286586875u}, {4280882540u, 4287919135u}, {4283120382u, 4289039749u}, {4285003080u, 4289982295u},
+};
+
+// The discretised Laplace of scale b: P(0) = 1 - exp(-1/(2b)), P(+-v) = P(+-1) exp(-(v-1)/b)
+// with P(+-1) = (exp(-1/(2b)) - exp(-3/(2b))) / 2, in 0.32 fixed point, over the values whose
+// 16-bit frequency is at least 1; the escape takes the tail. Frequencies are rounded down,
+// and what that leaves goes one unit each to the largest remainders (ties: the lower symbol).
+entropy::CdfTable laplace_table(int k) {
+  constexpr uint64_t kOne = uint64_t{1} << 32;
+  constexpr int kShift = 32 - entropy::kPrecisionBits;
+  const uint64_t r = kLaplaceDecay[k][0], h = kLaplaceDecay[k][1];
+  std::vector<uint64_t> side;  // 0.32 masses of v = 1, 2, ...
+  for (uint64_t w = (h - ((h * r) >> 32)) >> 1; (w >> kShift) >= 1; w = (w * r) >> 32) side.push_back(w);
+  const auto range = static_cast<int32_t>(side.size());
+  std::vector<uint64_t> mass;  // symbols -range..range, then the escape
+  for (int32_t v = range; v >= 1; --v) mass.push_back(side[static_cast<std::size_t>(v - 1)]);
+  mass.push_back(kOne - h);
+  mass.insert(mass.end(), side.begin(), side.end());
+  uint64_t covered = 0;
+  for (uint64_t m : mass) covered += m;
+  mass.push_back(kOne - std::min(kOne, covered));
+  std::vector<uint64_t> frequencies;
+  uint64_t sum = 0;
+  for (uint64_t m : mass) {
+    frequencies.push_back(std::max<uint64_t>(1, m >> kShift));
+    sum += frequencies.back();
+  }
+  std::vector<std::size_t> order(mass.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const uint64_t low_mask = (uint64_t{1} << kShift) - 1;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return (mass[a] & low_mask) > (mass[b] & low_mask); });
+  for (std::size_t i = 0; sum < entropy::kTotalFrequency; ++i, ++sum) ++frequencies[order[i % order.size()]];
+  COSAE_CHECK(sum == entropy::kTotalFrequency, usage, "Laplace table ", k, ": frequencies sum to ", sum);
+  std::vector<uint32_t> cdf{0};
+  for (uint64_t f : frequencies) cdf.push_back(cdf.back() + static_cast<uint32_t>(f));
+  return entropy::CdfTable::from_cdf(-range, std::move(cdf));
+}
+
+}  // namespace
 
 const entropy::CdfTable& adaptive_laplace_table(int k) {
   COSAE_CHECK(k >= 0 && k < kAdaptiveScales, usage, "adaptive Laplace table ", k, " outside 0..", kAdaptiveScales - 1);
   static const std::vector<entropy::CdfTable> tables = [] {
     std::vector<entropy::CdfTable> out;
-    for (int i = 0; i < kAdaptiveScales; ++i) {
-      const double scale = std::exp2(i / 4.0 - 3.0);
-      // P(v) = F(v + 1/2) - F(v - 1/2) for F the Laplace CDF; the range holds all but e^-16
-      // of the mass, the rest is the escape's.
-      const auto range = static_cast<int32_t>(std::ceil(16 * scale)) + 1;
-      auto cdf = [scale](double x) { return x < 0 ? 0.5 * std::exp(x / scale) : 1 - 0.5 * std::exp(-x / scale); };
-      std::vector<double> pmf;
-      for (int32_t v = -range; v <= range; ++v) pmf.push_back(cdf(v + 0.5) - cdf(v - 0.5));
-      out.push_back(entropy::CdfTable::from_pmf(-range, pmf, 2 * (1 - cdf(range + 0.5))));
-    }
+    for (int i = 0; i < kAdaptiveScales; ++i) out.push_back(laplace_table(i));
     return out;
   }();
   return tables[static_cast<std::size_t>(k)];
