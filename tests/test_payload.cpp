@@ -157,6 +157,12 @@ TEST_CASE("adaptive payload: per-channel tables round-trip and beat mismatched l
     CHECK(t.frequency(-t.min_value()) >= t.frequency(-t.min_value() + 1));  // the mode at 0
   }
   CHECK_THROWS_AS(codec::adaptive_laplace_table(codec::kAdaptiveScales), Error);
+  // The tables are part of the stream format: built from integers, they must never change.
+  // (Scale 1/8: P(0) = 1 - e^-4 = 0.98168; scale 2^8.75: values up to +-1863.)
+  CHECK(codec::adaptive_laplace_table(0).max_value() == 1);
+  CHECK(codec::adaptive_laplace_table(0).frequency(1) == 64335);
+  CHECK(codec::adaptive_laplace_table(codec::kAdaptiveScales - 1).max_value() == 1863);
+  CHECK(choices.frequency(0) == 32768);
 
   // A corrupt choice (an escaped value beyond the scales) is refused.
   cosae::entropy::RansEncoder coder;
