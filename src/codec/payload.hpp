@@ -35,6 +35,8 @@ using Payload = std::vector<std::vector<uint8_t>>;  // the streams, in order
 // Laplace scales of the adaptive coding: 2^(k/4 - 3) for k in [0, kAdaptiveScales), 0.125 to
 // about 430.
 inline constexpr int kAdaptiveScales = 48;
+// Both are built from integers alone, the same on every machine, and are part of the stream
+// format. adaptive_laplace_table throws cosae::Error (usage) for k outside [0, kAdaptiveScales).
 const entropy::CdfTable& adaptive_choice_table();
 const entropy::CdfTable& adaptive_laplace_table(int k);
 
