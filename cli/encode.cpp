@@ -1,4 +1,4 @@
-// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian|adaptive] [--device] [--threads]
+// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian|adaptive|cell-gains] [--device] [--threads]
 //              [--json] [--quiet]
 #include <chrono>
 #include <cstdio>
@@ -36,9 +36,10 @@ class EncodeCommand : public Command {
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
                    "Coefficients as cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
-                   "table chosen per channel for this image), or auto: all three, the smallest kept")
+                   "table chosen per channel for this image), cell-gains (adaptive, with a gain on the tables' scales per "
+                   "cell), or auto: all four, the smallest kept")
         ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "polar", "cartesian", "adaptive"}));
+        ->check(CLI::IsMember({"auto", "polar", "cartesian", "adaptive", "cell-gains"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
     app.add_option("--refine", opt_.refine_steps,

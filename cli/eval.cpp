@@ -94,7 +94,7 @@ class EvalCommand : public Command {
     app.add_option("--data", opt_.data, "Folder of images to evaluate (searched recursively)")->required();
     app.add_option("-m,--model", opt_.models, "Model file(s); default: the installed default model");
     app.add_option("-q,--quality", cli_.qualities, "Comma-separated quality levels, or 'all'")->capture_default_str();
-    app.add_option("--coding", cli_.codings, "Comma-separated: cartesian, polar, adaptive, auto (default: auto)");
+    app.add_option("--coding", cli_.codings, "Comma-separated: cartesian, polar, adaptive, cell-gains, auto (default: auto)");
     app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
     app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
     app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");

@@ -265,7 +265,7 @@ TEST_CASE("Unknown versions, modes and field values are refused", "[bitstream]")
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 2; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 255; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 0; }), "unsupported bitstream format version 0"));
-  CHECK(contains(message_for([](RawBitstream& r) { r.mode = 3; }), "unknown coding mode 3"));
+  CHECK(contains(message_for([](RawBitstream& r) { r.mode = 4; }), "unknown coding mode 4"));
   CHECK(contains(message_for([](RawBitstream& r) { r.mode = 255; }), "unknown coding mode 255"));
   CHECK(contains(message_for([](RawBitstream& r) { r.quality = 0; }), "quality 0"));
   CHECK(contains(message_for([](RawBitstream& r) { r.channels = 0; }), "channel count 0"));
@@ -330,7 +330,7 @@ TEST_CASE("write_bitstream refuses headers it could not parse back", "[bitstream
   CHECK(kind_for([](BitstreamHeader& h) { h.channels = 5; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.bit_depth = 10; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.quality = 0; }) == ErrorKind::usage);
-  CHECK(kind_for([](BitstreamHeader& h) { h.mode = static_cast<CodingMode>(3); }) == ErrorKind::usage);
+  CHECK(kind_for([](BitstreamHeader& h) { h.mode = static_cast<CodingMode>(4); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.model_id.clear(); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.model_id = std::string(65, 'a'); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader&) {}, Streams(17)) == ErrorKind::usage);

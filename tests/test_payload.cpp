@@ -1,6 +1,7 @@
 // The codec's payload: the latent as S rANS streams by frequency range; round trips for every
 // S and every coding, S = 1 is the single-stream layout, bad stream counts are refused; the
-// adaptive coding's tables and choices.
+// adaptive coding's tables and choices; the cell gains.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -175,4 +176,86 @@ TEST_CASE("adaptive payload: per-channel tables round-trip and beat mismatched l
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::bad_input);
   }
+}
+
+TEST_CASE("cell-gains payload: a gain per cell round-trips and pays where cells differ", "[codec][payload]") {
+  // Every channel at its own scale, times a factor per cell: a quarter of the cells flat
+  // (factor 1/16), a quarter busy (factor 4), the rest 1, as photos hold sky beside foliage.
+  const codec::PayloadShape shape{32, 240};
+  const int64_t n = shape.cells, channels = 2 * shape.frequencies;
+  std::mt19937 rng(11);
+  std::exponential_distribution<double> magnitude(1.0);
+  std::vector<float> centred(static_cast<std::size_t>(channels * n));
+  auto factor = [](int64_t i) { return i % 4 == 0 ? 1.0 / 16 : i % 4 == 1 ? 4.0 : 1.0; };
+  for (int64_t c = 0; c < channels; ++c) {
+    const double scale = c == 3 ? 0.0 : 0.5 + 0.25 * static_cast<double>(c % 5);  // channel 3: all zero
+    for (int64_t i = 0; i < n; ++i) {
+      const double sign = rng() % 2 ? 1.0 : -1.0;
+      centred[static_cast<std::size_t>(c * n + i)] = static_cast<float>(sign * scale * factor(i) * magnitude(rng));
+    }
+  }
+  centred[7 * n + 5] = -70000.0f;  // an escape
+  const auto tables = cartesian_tables(channels);
+
+  // The fitted gains follow the cells: flat ones below the others, busy ones above.
+  std::vector<int32_t> symbols(centred.size());
+  for (std::size_t i = 0; i < centred.size(); ++i) symbols[i] = codec::cartesian_symbol(centred[i]);
+  const auto gains = codec::fit_cell_gains(symbols.data(), channels, n);
+  REQUIRE(static_cast<int64_t>(gains.size()) == n);
+  double flat = 0, busy = 0, plain = 0;
+  for (int64_t i = 0; i < n; ++i) (i % 4 == 0 ? flat : i % 4 == 1 ? busy : plain) += gains[static_cast<std::size_t>(i)];
+  flat /= static_cast<double>(n / 4), busy /= static_cast<double>(n / 4), plain /= static_cast<double>(n / 2);
+  INFO("mean gains: flat " << flat << ", plain " << plain << ", busy " << busy);
+  CHECK(flat < plain - 4);  // 1/16 is 16 steps of 2^(1/4) below; zeros cap how far it goes
+  CHECK(busy > plain + 4);  // 4 is 8 steps above
+
+  for (int64_t streams : {int64_t{1}, int64_t{3}}) {
+    const auto payloads = codec::encode_payloads(
+        centred.data(), shape, {{CodingMode::adaptive, &tables}, {CodingMode::cell_gains, &tables}}, streams);
+    std::vector<float> decoded(centred.size());
+    codec::decode_payload(spans(payloads[1]), shape, CodingMode::cell_gains, tables, decoded.data());
+    for (std::size_t i = 0; i < centred.size(); ++i) REQUIRE(decoded[i] == static_cast<float>(symbols[i]));
+    std::size_t adaptive_bytes = 0, gains_bytes = 0;
+    for (const auto& s : payloads[0]) adaptive_bytes += s.size();
+    for (const auto& s : payloads[1]) gains_bytes += s.size();
+    INFO("streams " << streams << ": adaptive " << adaptive_bytes << " bytes, cell gains " << gains_bytes);
+    CHECK(gains_bytes < adaptive_bytes * 0.85);
+  }
+
+  // Cells all alike: the gains do not pay, and the coding costs the adaptive one's and one
+  // all-zero choice (a bit) more, to within the coder's 32-bit flush.
+  std::vector<float> alike(centred.size());
+  for (std::size_t i = 0; i < alike.size(); ++i)
+    alike[i] = static_cast<float>((rng() % 2 ? 1.0 : -1.0) * 2.0 * magnitude(rng));
+  for (std::size_t i = 0; i < alike.size(); ++i) symbols[i] = codec::cartesian_symbol(alike[i]);
+  const auto none = codec::fit_cell_gains(symbols.data(), channels, n);
+  CHECK(std::all_of(none.begin(), none.end(), [](int32_t g) { return g == 0; }));
+  const auto both = codec::encode_payloads(alike.data(), shape,
+                                           {{CodingMode::adaptive, &tables}, {CodingMode::cell_gains, &tables}}, 1);
+  CHECK(both[1][0].size() <= both[0][0].size() + 4);
+
+  // Corrupt gain maps are refused: the learned table (the gains have none), a gain beyond
+  // the scales.
+  auto refused = [&](const std::vector<uint8_t>& stream) {
+    std::vector<float> out(static_cast<std::size_t>(2 * 4));
+    try {
+      codec::decode_payload({{stream.data(), stream.size()}}, {1, 4}, CodingMode::cell_gains, cartesian_tables(2),
+                            out.data());
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::bad_input;
+    }
+    return false;
+  };
+  cosae::entropy::RansEncoder coder;
+  coder.put(1, codec::adaptive_choice_table());
+  CHECK(refused(coder.finish()));
+  coder.put(2 + 20, codec::adaptive_choice_table());
+  for (int32_t g : {0, 3, codec::kAdaptiveScales, 0}) coder.put(g, codec::adaptive_laplace_table(20));
+  CHECK(refused(coder.finish()));
+  // The same with gains in range, and two all-zero channels, decodes.
+  coder.put(2 + 20, codec::adaptive_choice_table());
+  for (int32_t g : {0, 3, -codec::kAdaptiveScales + 1, 0}) coder.put(g, codec::adaptive_laplace_table(20));
+  coder.put(0, codec::adaptive_choice_table());
+  coder.put(0, codec::adaptive_choice_table());
+  CHECK_FALSE(refused(coder.finish()));
 }

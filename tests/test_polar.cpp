@@ -144,26 +144,35 @@ TEST_CASE("polar bitstreams: round trips, determinism, the mode in the header, d
   CHECK(decoded.image.width == 37);
   CHECK(decoded.image.height == 29);
   for (std::size_t cut = 0; cut < bytes.size(); cut += 3) CHECK_THROWS_AS(codec::decode(bytes.data(), cut, m), Error);
-  // auto codes all three and keeps the smallest stream, whichever mode that is.
-  codec::EncodeOptions all = polar, cartesian = polar, adaptive = polar;
+  // auto codes all four and keeps the smallest stream, whichever mode that is.
+  codec::EncodeOptions all = polar, cartesian = polar, adaptive = polar, cell_gains = polar;
   all.coding = codec::Coding::smaller;
   cartesian.coding = codec::Coding::cartesian;
   adaptive.coding = codec::Coding::adaptive;
+  cell_gains.coding = codec::Coding::cell_gains;
   const auto cartesian_bytes = codec::encode(image, m, cartesian);
   const auto adaptive_bytes = codec::encode(image, m, adaptive);
+  const auto cell_gains_bytes = codec::encode(image, m, cell_gains);
   const auto smallest = codec::encode(image, m, all);
-  CHECK(smallest.size() == std::min({bytes.size(), cartesian_bytes.size(), adaptive_bytes.size()}));
-  CHECK(codec::decode(smallest.data(), smallest.size(), m).header.mode ==
-        (smallest == bytes ? CodingMode::polar : smallest == adaptive_bytes ? CodingMode::adaptive : CodingMode::cartesian));
-  // Adaptive coding carries the Cartesian symbols: the same image decodes.
-  const auto from_adaptive = codec::decode(adaptive_bytes.data(), adaptive_bytes.size(), m);
-  CHECK(from_adaptive.header.mode == CodingMode::adaptive);
-  CHECK(from_adaptive.image.samples == codec::decode(cartesian_bytes.data(), cartesian_bytes.size(), m).image.samples);
-  for (std::size_t cut = 0; cut < adaptive_bytes.size(); cut += 3)
-    CHECK_THROWS_AS(codec::decode(adaptive_bytes.data(), cut, m), Error);
+  CHECK(smallest.size() ==
+        std::min({bytes.size(), cartesian_bytes.size(), adaptive_bytes.size(), cell_gains_bytes.size()}));
+  const CodingMode chosen = codec::decode(smallest.data(), smallest.size(), m).header.mode;
+  CHECK(smallest == (chosen == CodingMode::polar      ? bytes
+                     : chosen == CodingMode::adaptive ? adaptive_bytes
+                     : chosen == CodingMode::cell_gains ? cell_gains_bytes
+                                                        : cartesian_bytes));
+  // The adaptive codings carry the Cartesian symbols: the same image decodes.
+  const auto cartesian_image = codec::decode(cartesian_bytes.data(), cartesian_bytes.size(), m).image.samples;
+  for (const auto* coded : {&adaptive_bytes, &cell_gains_bytes}) {
+    const auto decoded_adaptive = codec::decode(coded->data(), coded->size(), m);
+    CHECK(decoded_adaptive.header.mode == (coded == &adaptive_bytes ? CodingMode::adaptive : CodingMode::cell_gains));
+    CHECK(decoded_adaptive.image.samples == cartesian_image);
+    for (std::size_t cut = 0; cut < coded->size(); cut += 3) CHECK_THROWS_AS(codec::decode(coded->data(), cut, m), Error);
+  }
   CHECK(codec::coding_from_name("polar") == codec::Coding::polar);
   CHECK(codec::coding_from_name("cartesian") == codec::Coding::cartesian);
   CHECK(codec::coding_from_name("adaptive") == codec::Coding::adaptive);
+  CHECK(codec::coding_from_name("cell-gains") == codec::Coding::cell_gains);
   CHECK(codec::coding_from_name("auto") == codec::Coding::smaller);
   CHECK_THROWS_AS(codec::coding_from_name("spherical"), Error);
 }

@@ -24,7 +24,8 @@ using Sha256Digest = std::array<uint8_t, 32>;
 enum class CodingMode : uint8_t {
   polar = 0,      // amplitude, then phase with amplitude-dependent levels
   cartesian = 1,  // a = A cos(phase), b = A sin(phase)
-  adaptive = 2,   // Cartesian, each channel under a table chosen for this image (codec/payload.hpp)
+  adaptive = 2,   // Cartesian, each channel under a table chosen for this image (codec/adaptive.hpp)
+  cell_gains = 3,  // adaptive, with a gain on the tables' scales per cell
 };
 
 struct BitstreamHeader {

@@ -94,6 +94,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
     variants.push_back({"cosae-cart", model.half_precision, codec::Coding::cartesian});
     variants.push_back({"cosae-polar", model.half_precision, codec::Coding::polar});
     variants.push_back({"cosae-adaptive", model.half_precision, codec::Coding::adaptive});
+    variants.push_back({"cosae-cell-gains", model.half_precision, codec::Coding::cell_gains});
     const bool default_half = model.half_precision;
     for (const auto& variant : variants) {
       model.half_precision = variant.half;

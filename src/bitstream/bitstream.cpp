@@ -39,8 +39,8 @@ struct HeaderFields {
 std::string header_problem(const HeaderFields& fields) {
   using detail::concat;
   if (fields.mode != int64_t(CodingMode::polar) && fields.mode != int64_t(CodingMode::cartesian) &&
-      fields.mode != int64_t(CodingMode::adaptive)) {
-    return concat("unknown coding mode ", fields.mode, " (0 = polar, 1 = cartesian, 2 = adaptive)");
+      fields.mode != int64_t(CodingMode::adaptive) && fields.mode != int64_t(CodingMode::cell_gains)) {
+    return concat("unknown coding mode ", fields.mode, " (0 = polar, 1 = cartesian, 2 = adaptive, 3 = cell gains)");
   }
   if (fields.quality < 1 || fields.quality > 255) return concat("quality ", fields.quality, " outside 1..255");
   if (fields.channels < 1 || fields.channels > 4) return concat("channel count ", fields.channels, " outside 1..4");

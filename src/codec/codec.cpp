@@ -32,8 +32,9 @@ Coding coding_from_name(const std::string& name) {
   if (name == "cartesian") return Coding::cartesian;
   if (name == "polar") return Coding::polar;
   if (name == "adaptive") return Coding::adaptive;
+  if (name == "cell-gains") return Coding::cell_gains;
   if (name == "auto") return Coding::smaller;
-  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive or auto");
+  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive, cell-gains or auto");
 }
 
 const char* coding_name(Coding coding) {
@@ -41,6 +42,7 @@ const char* coding_name(Coding coding) {
     case Coding::cartesian: return "cartesian";
     case Coding::polar: return "polar";
     case Coding::adaptive: return "adaptive";
+    case Coding::cell_gains: return "cell-gains";
     case Coding::smaller: break;
   }
   return "auto";
@@ -109,6 +111,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const bool all = o.coding == Coding::smaller;
   const bool cartesian = all || o.coding == Coding::cartesian;
   const bool adaptive = all || o.coding == Coding::adaptive;
+  const bool cell_gains = all || o.coding == Coding::cell_gains;
   const bool polar = (all || o.coding == Coding::polar) && !m.amplitude_tables.empty();
   // One copy to the host serves both coders: the centred latent (Cartesian symbols are its
   // rounding, the same numbers as CosAEImpl::quantize).
@@ -123,6 +126,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   if (cartesian) codings.push_back({CodingMode::cartesian, &m.tables});
   if (polar) codings.push_back({CodingMode::polar, &m.amplitude_tables});
   if (adaptive) codings.push_back({CodingMode::adaptive, &m.tables});
+  if (cell_gains) codings.push_back({CodingMode::cell_gains, &m.tables});
   auto payloads = encode_payloads(centred.data_ptr<float>(), shape, codings, streams);
   std::size_t best = 0;
   for (std::size_t i = 1; i < payloads.size(); ++i)

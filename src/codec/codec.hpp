@@ -16,11 +16,13 @@
 namespace cosae::codec {
 
 // How encode codes the coefficients: Cartesian, polar, adaptive (Cartesian with a table
-// chosen per channel for this image, codec/payload.hpp), or all three with the smallest
-// stream kept (`auto`, the default: on the validation set no mode wins at every rate; README,
-// "Coefficient coding"). The header records the mode a stream uses.
-enum class Coding { cartesian, polar, adaptive, smaller };
-// "cartesian", "polar", "adaptive", "auto"; throws cosae::Error (usage) for anything else.
+// chosen per channel for this image, codec/adaptive.hpp), cell gains (adaptive, with a gain
+// on the scales per cell), or all four with the smallest stream kept (`auto`, the default: on
+// the validation set no mode wins at every rate; README, "Coefficient coding"). The header
+// records the mode a stream uses.
+enum class Coding { cartesian, polar, adaptive, cell_gains, smaller };
+// "cartesian", "polar", "adaptive", "cell-gains", "auto"; throws cosae::Error (usage) for
+// anything else.
 Coding coding_from_name(const std::string& name);
 const char* coding_name(Coding coding);
 

@@ -3,18 +3,16 @@
 // - Cartesian: the a channels of those frequencies, then their b channels, each channel's
 //   symbols round(y - median) in cell order with the channel's table;
 // - polar: their (a, b) pairs as amplitude and phase (codec/polar.hpp);
-// - adaptive: the Cartesian channels in the same order, each led by a choice symbol (the
-//   fixed table adaptive_choice_table()): 0, every symbol of the channel is 0 and none
-//   follows; 1, the symbols follow under the channel's learned table; 2 + k, under the
-//   discretised Laplace table of scale 2^(k/4 - 3) (adaptive_laplace_table(k)). The encoder
-//   picks the choice that codes the channel in the fewest bits: forward adaptation to each
-//   image, the choices being the side information.
+// - adaptive: the Cartesian channels in the same order, each led by its choice of table for
+//   this image (codec/adaptive.hpp);
+// - cell gains: the adaptive coding with a gain per cell, the gains leading stream 0.
 // S = 1 is one stream of all 2K channels in channel order.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "codec/adaptive.hpp"
 #include "cosae/bitstream.hpp"
 #include "entropy/cdf_table.hpp"
 
@@ -32,15 +30,7 @@ int64_t payload_streams(const PayloadShape& shape);
 
 using Payload = std::vector<std::vector<uint8_t>>;  // the streams, in order
 
-// Laplace scales of the adaptive coding: 2^(k/4 - 3) for k in [0, kAdaptiveScales), 0.125 to
-// about 430.
-inline constexpr int kAdaptiveScales = 48;
-// Both are built from integers alone, the same on every machine, and are part of the stream
-// format. adaptive_laplace_table throws cosae::Error (usage) for k outside [0, kAdaptiveScales).
-const entropy::CdfTable& adaptive_choice_table();
-const entropy::CdfTable& adaptive_laplace_table(int k);
-
-// One way to code the payload. tables: the 2K Cartesian tables (Cartesian and adaptive), or
+// One way to code the payload. tables: the 2K Cartesian tables (Cartesian and the adaptive codings), or
 // the K amplitude tables for polar.
 struct PayloadCoding {
   CodingMode mode;

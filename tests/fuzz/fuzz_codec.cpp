@@ -63,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.bit_depth = data[2] & 0x80 ? 16 : 8;
   header.quality = data[3] % 8;  // 0 and 7 are out of the tiny model's range 1..6
   if (header.quality == 0) header.quality = 7;
-  header.mode = data[5] & 2   ? cosae::CodingMode::adaptive
+  header.mode = data[5] & 2   ? (data[5] & 4 ? cosae::CodingMode::cell_gains : cosae::CodingMode::adaptive)
                 : data[4] & 1 ? cosae::CodingMode::cartesian
                               : cosae::CodingMode::polar;
   // 1 to 4 streams (the tiny model's K allows up to its frequency count; 0 and too many are
