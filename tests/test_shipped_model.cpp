@@ -34,9 +34,9 @@ TEST_CASE("the shipped default model codes a sample above its PSNR floor", "[shi
     CHECK(codec::encode(image, model, {level}) == bytes);  // deterministic
   }
   INFO("q1 " << bpp[0] << " bpp " << psnr[0] << " dB; q" << top << " " << bpp[1] << " bpp " << psnr[1] << " dB");
-  // Measured with the shipped model (auto coding): q1 0.0875 bpp 23.72 dB, q12 0.4243 bpp 27.59 dB.
-  CHECK(psnr[0] > 23.1);
-  CHECK(psnr[1] > 27.0);
+  // Measured with the shipped model (auto coding): q1 0.0880 bpp 23.91 dB, q12 0.4291 bpp 27.81 dB.
+  CHECK(psnr[0] > 23.3);
+  CHECK(psnr[1] > 27.2);
   CHECK(psnr[1] >= psnr[0]);
   CHECK(bpp[1] > 2 * bpp[0]);
   CHECK(bpp[1] < 1.0);
