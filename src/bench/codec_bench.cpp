@@ -164,7 +164,7 @@ nlohmann::json to_json(const CodecBenchResult& r, const CodecBenchOptions& o) {
 std::string format_table(const CodecBenchResult& r) {
   std::string out = "model: " + r.model + ", quality " + std::to_string(r.quality) + "\n";
   char line[256];
-  std::snprintf(line, sizeof line, "%-6s %-11s %10s %8s %9s %9s %9s %9s  %-17s  %-17s %9s\n", "size", "codec", "WxH",
+  std::snprintf(line, sizeof line, "%-6s %-16s %10s %8s %9s %9s %9s %9s  %-17s  %-17s %9s\n", "size", "codec", "WxH",
                 "bpp", "enc s", "dec s", "enc MP/s", "dec MP/s", "enc net/rANS/img", "dec net/rANS/img", "peak MB");
   out += line;
   auto shares = [](double network, double entropy, double image) {
@@ -175,7 +175,7 @@ std::string format_table(const CodecBenchResult& r) {
   for (const auto& row : r.rows) {
     const double mp = row.width * static_cast<double>(row.height) / 1e6;
     const std::string wh = std::to_string(row.width) + "x" + std::to_string(row.height);
-    std::snprintf(line, sizeof line, "%-6s %-11s %10s %8.4f %9.3f %9.3f %9.2f %9.2f  %-17s  %-17s %9.0f\n",
+    std::snprintf(line, sizeof line, "%-6s %-16s %10s %8.4f %9.3f %9.3f %9.2f %9.2f  %-17s  %-17s %9.0f\n",
                   row.size.c_str(), row.codec.c_str(), wh.c_str(), row.bpp(), row.encode_s, row.decode_s,
                   mp / row.encode_s, mp / row.decode_s,
                   shares(row.encode_network_share, row.encode_entropy_share, row.encode_image_share).c_str(),
