@@ -109,7 +109,8 @@ class LaplaceBits {
   std::vector<std::vector<double>> bits_;
 };
 
-int scale_index_of_gain_sum(int k, int32_t gain) {
+// The Laplace table of a symbol of scale index k in a cell of gain `gain`.
+int gained_scale_index(int k, int32_t gain) {
   return static_cast<int>(std::clamp<int64_t>(int64_t(k) + gain, 0, kAdaptiveScales - 1));
 }
 
@@ -130,7 +131,7 @@ double mean_magnitude(const int32_t* symbols, int64_t n, const int32_t* gains) {
 double laplace_bits(const int32_t* symbols, int64_t n, int k, const int32_t* gains) {
   const auto& bits = LaplaceBits::get();
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += bits(gains ? scale_index_of_gain_sum(k, gains[i]) : k, symbols[i]);
+  for (int64_t i = 0; i < n; ++i) sum += bits(gains ? gained_scale_index(k, gains[i]) : k, symbols[i]);
   return sum;
 }
 
@@ -190,7 +191,7 @@ void put_adaptive_channel(entropy::RansEncoder& coder, const int32_t* symbols, i
   coder.put(choice, choices);
   for (int64_t i = 0; i < n; ++i) {
     const auto& table =
-        choice == 1 ? *learned : adaptive_laplace_table(gains ? scale_index_of_gain_sum(choice - 2, gains[i]) : choice - 2);
+        choice == 1 ? *learned : adaptive_laplace_table(gains ? gained_scale_index(choice - 2, gains[i]) : choice - 2);
     coder.put(symbols[i], table);
   }
 }
@@ -207,7 +208,7 @@ void get_adaptive_channel(entropy::RansDecoder& coder, int32_t* symbols, int64_t
       continue;
     }
     const auto& table =
-        choice == 1 ? *learned : adaptive_laplace_table(gains ? scale_index_of_gain_sum(choice - 2, gains[i]) : choice - 2);
+        choice == 1 ? *learned : adaptive_laplace_table(gains ? gained_scale_index(choice - 2, gains[i]) : choice - 2);
     symbols[i] = coder.get(table);
   }
 }
@@ -228,7 +229,7 @@ std::vector<int32_t> fit_cell_gains(const int32_t* symbols, int64_t channels, in
     for (int64_t i = begin; i < end; ++i) {
       auto cost = [&](int32_t g) {
         double sum = 0;
-        for (std::size_t a = 0; a < active.size(); ++a) sum += bits(scale_index_of_gain_sum(scale[a], g), active[a][i]);
+        for (std::size_t a = 0; a < active.size(); ++a) sum += bits(gained_scale_index(scale[a], g), active[a][i]);
         return sum;
       };
       // Gains in order of magnitude, 0 first: ties go to the smaller, cheaper to send.
