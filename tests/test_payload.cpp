@@ -37,6 +37,12 @@ std::vector<cosae::ByteSpan> spans(const codec::Payload& payload) {
   return out;
 }
 
+std::size_t total_bytes(const codec::Payload& payload) {
+  std::size_t bytes = 0;
+  for (const auto& stream : payload) bytes += stream.size();
+  return bytes;
+}
+
 // Bits of the adaptive coding's choice "the learned table" (its fixed odds, 1/10).
 double entropy_bits_of_choice_one() { return std::log2(10.0); }
 
@@ -132,9 +138,7 @@ TEST_CASE("adaptive payload: per-channel tables round-trip and beat mismatched l
     std::vector<float> symbols(centred.size());
     codec::decode_payload(spans(payloads[1]), shape, CodingMode::adaptive, tables, symbols.data());
     for (std::size_t i = 0; i < centred.size(); ++i) REQUIRE(symbols[i] == std::nearbyint(centred[i]));
-    std::size_t cartesian_bytes = 0, adaptive_bytes = 0;
-    for (const auto& s : payloads[0]) cartesian_bytes += s.size();
-    for (const auto& s : payloads[1]) adaptive_bytes += s.size();
+    const std::size_t cartesian_bytes = total_bytes(payloads[0]), adaptive_bytes = total_bytes(payloads[1]);
     INFO("streams " << streams << ": cartesian " << cartesian_bytes << " bytes, adaptive " << adaptive_bytes);
     CHECK(adaptive_bytes < cartesian_bytes * 0.8);
   }
@@ -215,9 +219,7 @@ TEST_CASE("cell-gains payload: a gain per cell round-trips and pays where cells 
     std::vector<float> decoded(centred.size());
     codec::decode_payload(spans(payloads[1]), shape, CodingMode::cell_gains, tables, decoded.data());
     for (std::size_t i = 0; i < centred.size(); ++i) REQUIRE(decoded[i] == static_cast<float>(symbols[i]));
-    std::size_t adaptive_bytes = 0, gains_bytes = 0;
-    for (const auto& s : payloads[0]) adaptive_bytes += s.size();
-    for (const auto& s : payloads[1]) gains_bytes += s.size();
+    const std::size_t adaptive_bytes = total_bytes(payloads[0]), gains_bytes = total_bytes(payloads[1]);
     INFO("streams " << streams << ": adaptive " << adaptive_bytes << " bytes, cell gains " << gains_bytes);
     CHECK(gains_bytes < adaptive_bytes * 0.85);
   }

@@ -202,11 +202,11 @@ void get_adaptive_channel(entropy::RansDecoder& coder, int32_t* symbols, int64_t
   const bool known = choice == 0 || (choice == 1 && learned) || (choice >= 2 && choice < 2 + kAdaptiveScales);
   COSAE_CHECK(known, bad_input, "adaptive payload: table choice ", choice,
               learned ? " outside 0.." : " outside 0 and 2..", 1 + kAdaptiveScales);
+  if (choice == 0) {
+    std::fill(symbols, symbols + n, 0);
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
-    if (choice == 0) {
-      symbols[i] = 0;
-      continue;
-    }
     const auto& table =
         choice == 1 ? *learned : adaptive_laplace_table(gains ? gained_scale_index(choice - 2, gains[i]) : choice - 2);
     symbols[i] = coder.get(table);

@@ -49,11 +49,11 @@ std::vector<Payload> encode_payloads(const float* centred, const PayloadShape& s
   COSAE_CHECK(streams >= 1 && streams <= std::max<int64_t>(1, s.frequencies), usage, "payload: ", streams,
               " streams for ", s.frequencies, " frequencies");
   const int64_t K = s.frequencies, n = s.cells;
-  // The Cartesian symbols, once for every coding that needs them whole; the gains for the
-  // cell-gains coding.
-  const bool any_adaptive =
-      std::any_of(codings.begin(), codings.end(), [](const PayloadCoding& c) { return is_adaptive(c.mode); });
-  std::vector<int32_t> symbols(any_adaptive ? static_cast<std::size_t>(2 * K * n) : 0);
+  // The Cartesian symbols, once for every coding that codes them; the gains for the cell-gains
+  // coding.
+  const bool any_cartesian =
+      std::any_of(codings.begin(), codings.end(), [](const PayloadCoding& c) { return c.mode != CodingMode::polar; });
+  std::vector<int32_t> symbols(any_cartesian ? static_cast<std::size_t>(2 * K * n) : 0);
   parallel_for(0, static_cast<int64_t>(symbols.size()), 1 << 14, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) symbols[static_cast<std::size_t>(i)] = cartesian_symbol(centred[i]);
   });
@@ -73,7 +73,7 @@ std::vector<Payload> encode_payloads(const float* centred, const PayloadShape& s
       if (coding.mode == CodingMode::cartesian) {
         for_each_cartesian_channel(K, r, [&](int64_t channel) {
           for (int64_t i = 0; i < n; ++i)
-            coder.put(cartesian_symbol(centred[channel * n + i]), tables[static_cast<std::size_t>(channel)]);
+            coder.put(symbols[static_cast<std::size_t>(channel * n + i)], tables[static_cast<std::size_t>(channel)]);
         });
       } else if (is_adaptive(coding.mode)) {
         const bool with_gains = coding.mode == CodingMode::cell_gains;
