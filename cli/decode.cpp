@@ -55,7 +55,8 @@ class DecodeCommand : public Command {
       std::string text = line;
       nlohmann::json j{{"input", in},        {"output", outputs[i]}, {"width", img.width},
                        {"height", img.height}, {"bytes", bytes.size()}, {"bpp", bpp},
-                       {"seconds", seconds},  {"quality", decoded.header.quality}};
+                       {"seconds", seconds},  {"quality", decoded.header.quality},
+                       {"detail", decoded.header.detail_level}};
       if (!opt_.reference.empty()) {
         std::snprintf(line, sizeof line, ", PSNR %.3f dB", psnr);
         text += line;

@@ -1,5 +1,5 @@
-// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-m MODEL] [--coding auto|polar|cartesian|adaptive|cell-gains] [--device] [--threads]
-//              [--json] [--quiet]
+// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-d DETAIL] [-m MODEL] [--coding auto|polar|cartesian|adaptive|cell-gains]
+//              [--refine N] [--device] [--threads] [--json] [--quiet]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +22,7 @@ struct EncodeOptions : CodecRunOptions {
   std::string coding = "auto";
   bool drop_alpha = false;
   int refine_steps = 0;
+  int detail = 0;
 };
 
 class EncodeCommand : public Command {
@@ -47,6 +48,13 @@ class EncodeCommand : public Command {
                    "trade-off with the same decoder (0 = off; each step runs the decoder forward and back)")
         ->capture_default_str()
         ->check(CLI::Range(0, 100000));
+    app.add_option("-d,--detail", opt_.detail,
+                   "Detail layer over the network's reconstruction, for quality past the network's ceiling: 0 = "
+                   "off, 1 (coarsest) to " + std::to_string(kMaxDetailLevel) +
+                       " (finest); each step of 4 halves the quantiser step. The encoder also decodes, so it takes "
+                       "longer")
+        ->capture_default_str()
+        ->check(CLI::Range(0, kMaxDetailLevel));
   }
 
   int run() override {
@@ -57,6 +65,7 @@ class EncodeCommand : public Command {
     options.quality = model.net->config.quality_or_default(opt_.quality);
     options.coding = codec::coding_from_name(opt_.coding);
     options.refine_steps = opt_.refine_steps;
+    options.detail_level = opt_.detail;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
     for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
       const auto& in = opt_.inputs[i];
@@ -72,7 +81,7 @@ class EncodeCommand : public Command {
                     image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
       report_file(opt_, line,
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
-                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"coding", opt_.coding}, {"seconds", seconds},
+                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"detail", options.detail_level}, {"coding", opt_.coding}, {"seconds", seconds},
                    {"model", model.id}});
     }
     return 0;

@@ -11,12 +11,17 @@
 
 namespace cosae {
 
-// The format version this build writes and the newest it reads. Any layout change bumps it;
-// a reader refuses versions newer than its own with a "written by a newer cosae" error.
-constexpr uint8_t kBitstreamFormatVersion = 1;
+// The newest format version this build reads and writes. Any layout change bumps it; a reader
+// refuses versions newer than its own with a "written by a newer cosae" error. A writer uses
+// the oldest version that holds the header: 1 without a detail layer, 2 with one (version 2
+// adds the detail level and the detail stream count after the bit depth).
+constexpr uint8_t kBitstreamFormatVersion = 2;
 
 constexpr std::size_t kMaxModelIdLength = 64;  // model ids: 1..64 chars, '!'..'~' (no spaces)
-constexpr std::size_t kMaxPayloadStreams = 16;
+constexpr std::size_t kMaxPayloadStreams = 16;  // all streams, the detail layer's included
+// The detail layer (codec/detail.hpp): its levels and its share of the streams.
+constexpr int kMaxDetailLevel = 48;
+constexpr int kMaxDetailStreams = 8;
 
 using Sha256Digest = std::array<uint8_t, 32>;
 
@@ -29,7 +34,9 @@ enum class CodingMode : uint8_t {
 };
 
 struct BitstreamHeader {
-  uint8_t format_version = kBitstreamFormatVersion;  // write_bitstream only writes the current one
+  // What parse_bitstream read; write_bitstream ignores it and writes the oldest version that
+  // holds the header (1, or 2 with a detail layer).
+  uint8_t format_version = 1;
   std::string model_id;       // stable model identity, e.g. "cosae-k64-d64-v1"
   Sha256Digest model_sha256{};  // SHA-256 of the model file's bytes
   uint8_t quality = 1;        // quality level, >= 1; its upper bound is the model's business
@@ -39,6 +46,10 @@ struct BitstreamHeader {
   int height = 0;      // 1..kMaxImageSide, and width * height <= kMaxImagePixels
   int channels = 0;    // 1..4: grey, grey+alpha, RGB, RGBA
   int bit_depth = 8;   // 8 or 16
+  // The detail layer: its level, 0 (none) or 1..kMaxDetailLevel, and how many of the streams,
+  // the last ones, are its: 0 without one, else 1..kMaxDetailStreams, leaving at least one.
+  int detail_level = 0;
+  int detail_streams = 0;
 };
 
 // A stream inside the parsed buffer: valid only while that buffer is.

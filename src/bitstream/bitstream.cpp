@@ -1,5 +1,7 @@
-// The bitstream container. Layout (all multi-byte integers little-endian; see FORMAT.md):
+// The bitstream container. Layout (all multi-byte integers little-endian; the README's
+// "Bitstream format" has it field by field):
 //   magic "\x89CSA" | version u8 | mode u8 | quality u8 | channels u8 | bit depth u8 |
+//   [version 2: detail level u8 | detail stream count u8] |
 //   width varint | height varint | model id length u8 | model id | model SHA-256 (32) |
 //   stream count u8 | stream lengths (varints) | streams | CRC-32 u32 of all bytes before it
 // Varints are unsigned LEB128 and must be minimal, so every header has exactly one encoding
@@ -32,6 +34,7 @@ constexpr uint64_t kMaxSideFieldValue = 0xFFFFFFFFu;
 // (values read from the file) share one validation.
 struct HeaderFields {
   int64_t mode = 0, quality = 0, channels = 0, bit_depth = 0, width = 0, height = 0;
+  int64_t detail_level = 0, detail_streams = 0;
   std::string model_id;
 };
 
@@ -50,6 +53,13 @@ std::string header_problem(const HeaderFields& fields) {
   }
   if (fields.width * fields.height > kMaxImagePixels) {  // both <= 2^16: no overflow
     return concat("image size ", fields.width, "x", fields.height, " exceeds ", kMaxImagePixels, " pixels");
+  }
+  if (fields.detail_level < 0 || fields.detail_level > kMaxDetailLevel)
+    return concat("detail level ", fields.detail_level, " outside 0..", kMaxDetailLevel);
+  if ((fields.detail_level == 0) != (fields.detail_streams == 0) || fields.detail_streams < 0 ||
+      fields.detail_streams > kMaxDetailStreams) {
+    return concat("detail layer of level ", fields.detail_level, " in ", fields.detail_streams,
+                  " streams (0 streams without one, 1..", kMaxDetailStreams, " with one)");
   }
   if (fields.model_id.empty() || fields.model_id.size() > kMaxModelIdLength) {
     return concat("model id length ", fields.model_id.size(), " outside 1..", kMaxModelIdLength);
@@ -127,26 +137,31 @@ std::string short_hex(const Sha256Digest& digest) { return to_hex(digest).substr
 }  // namespace
 
 std::vector<uint8_t> write_bitstream(const BitstreamHeader& header, const std::vector<std::vector<uint8_t>>& streams) {
-  COSAE_CHECK(header.format_version == kBitstreamFormatVersion, usage, "write_bitstream: format version ",
-              unsigned(header.format_version), " requested, this build writes only version ",
-              unsigned(kBitstreamFormatVersion));
-  const HeaderFields fields{int64_t(header.mode), header.quality, header.channels, header.bit_depth,
-                            header.width,         header.height,  header.model_id};
+  const HeaderFields fields{int64_t(header.mode), header.quality,      header.channels,       header.bit_depth,
+                            header.width,         header.height,       header.detail_level,   header.detail_streams,
+                            header.model_id};
   const std::string problem = header_problem(fields);
   COSAE_CHECK(problem.empty(), usage, "write_bitstream: ", problem);
   COSAE_CHECK(streams.size() <= kMaxPayloadStreams, usage, "write_bitstream: ", streams.size(),
               " payload streams, at most ", kMaxPayloadStreams);
+  COSAE_CHECK(header.detail_streams == 0 || static_cast<int64_t>(streams.size()) > header.detail_streams, usage, "write_bitstream: ",
+              streams.size(), " streams, the detail layer's ", header.detail_streams, " and none for the base");
+  const uint8_t version = header.detail_level == 0 ? 1 : 2;
 
   std::size_t payload_size = 0;
   for (const auto& stream : streams) payload_size += stream.size();
   std::vector<uint8_t> out;
   out.reserve(96 + header.model_id.size() + 10 * streams.size() + payload_size);
   out.insert(out.end(), std::begin(kMagic), std::end(kMagic));
-  out.push_back(header.format_version);
+  out.push_back(version);
   out.push_back(static_cast<uint8_t>(header.mode));
   out.push_back(header.quality);
   out.push_back(static_cast<uint8_t>(header.channels));
   out.push_back(static_cast<uint8_t>(header.bit_depth));
+  if (version >= 2) {
+    out.push_back(static_cast<uint8_t>(header.detail_level));
+    out.push_back(static_cast<uint8_t>(header.detail_streams));
+  }
   append_varint(out, static_cast<uint64_t>(header.width));
   append_varint(out, static_cast<uint64_t>(header.height));
   out.push_back(static_cast<uint8_t>(header.model_id.size()));
@@ -188,6 +203,12 @@ ParsedBitstream parse_bitstream(const uint8_t* data, std::size_t size) {
   fields.quality = reader.read_u8("quality");
   fields.channels = reader.read_u8("channel count");
   fields.bit_depth = reader.read_u8("bit depth");
+  if (header.format_version >= 2) {
+    fields.detail_level = reader.read_u8("detail level");
+    fields.detail_streams = reader.read_u8("detail stream count");
+    // Version 2 exists for the detail layer: a header without one is written as version 1.
+    COSAE_CHECK(fields.detail_level != 0, bad_input, "bitstream header: version 2 without a detail layer");
+  }
   fields.width = static_cast<int64_t>(reader.read_varint(kMaxSideFieldValue, "width"));
   fields.height = static_cast<int64_t>(reader.read_varint(kMaxSideFieldValue, "height"));
   const uint8_t model_id_length = reader.read_u8("model id length");
@@ -204,11 +225,15 @@ ParsedBitstream parse_bitstream(const uint8_t* data, std::size_t size) {
   header.bit_depth = static_cast<int>(fields.bit_depth);
   header.width = static_cast<int>(fields.width);
   header.height = static_cast<int>(fields.height);
+  header.detail_level = static_cast<int>(fields.detail_level);
+  header.detail_streams = static_cast<int>(fields.detail_streams);
   header.model_id = std::move(fields.model_id);
 
   const uint8_t stream_count = reader.read_u8("stream count");
   COSAE_CHECK(stream_count <= kMaxPayloadStreams, bad_input, "bitstream header: ", unsigned(stream_count),
               " payload streams, at most ", kMaxPayloadStreams);
+  COSAE_CHECK(header.detail_streams == 0 || stream_count > header.detail_streams, bad_input, "bitstream header: ", unsigned(stream_count),
+              " streams, of which the detail layer's ", header.detail_streams, " leave none for the base");
   std::size_t lengths[kMaxPayloadStreams] = {};
   std::size_t payload_size = 0;
   for (unsigned i = 0; i < stream_count; ++i) {

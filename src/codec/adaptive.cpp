@@ -174,6 +174,10 @@ const entropy::CdfTable& adaptive_laplace_table(int k) {
   return tables[static_cast<std::size_t>(k)];
 }
 
+int32_t laplace_choice(const int32_t* symbols, int64_t n) {
+  return all_zero(symbols, n) ? 0 : best_choice(symbols, n, nullptr, nullptr).choice;
+}
+
 int32_t cartesian_symbol(float v) {
   if (!std::isfinite(v)) return 0;
   const float limit = static_cast<float>(entropy::kMaxMagnitude);

@@ -32,6 +32,10 @@ const entropy::CdfTable& adaptive_laplace_table(int k);
 inline constexpr int kMinCellGain = -24;
 inline constexpr int kMaxCellGain = 12;
 
+// The cheapest choice for n symbols without a learned table: 0 when they are all zero (or
+// n = 0), else 2 + k for the Laplace scale index k that codes them in the fewest bits.
+int32_t laplace_choice(const int32_t* symbols, int64_t n);
+
 // round(v), clamped to the coder's range; non-finite values become 0 (the Cartesian symbol of
 // a centred latent value).
 int32_t cartesian_symbol(float v);

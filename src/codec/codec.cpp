@@ -8,6 +8,7 @@
 #include "cosae/error.hpp"
 #include "common/device.hpp"
 #include "common/torch_compat.hpp"
+#include "codec/detail.hpp"
 #include "codec/payload.hpp"
 #include "codec/refine.hpp"
 
@@ -93,6 +94,42 @@ Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, Al
   return tensor_to_image(y, image.channels <= 2 ? 1 : 3, image.bit_depth);
 }
 
+namespace {
+
+// The image the base streams (the payload without the detail layer) decode to.
+Image decode_base(const std::vector<ByteSpan>& streams, const BitstreamHeader& header, CodecModel& m,
+                  CodecTimings& timings) {
+  const auto& config = m.net->config;
+  const int64_t D = config.downsampling;
+  const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
+  const int64_t C = config.latent_channels();
+  // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
+  const auto entropy_start = Clock::now();
+  auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
+  decode_payload(streams, PayloadShape{C / 2, n}, header.mode,
+                 header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
+  timings.entropy_s += since(entropy_start);
+
+  torch::NoGradGuard no_grad;
+  const auto network_start = Clock::now();
+  const auto x = synthesize_image(m.net->dequantize(symbols.to(m.device)), m, header.quality, header.height,
+                                  header.width);
+  synchronize(m.device);  // only to split the time between network and image
+  timings.network_s += since(network_start);
+  const auto image_start = Clock::now();
+  Image image = tensor_to_image(x, header.channels <= 2 ? 1 : 3, header.bit_depth);
+  timings.image_s += since(image_start);
+  return image;
+}
+
+std::vector<ByteSpan> spans_of(const Payload& payload) {
+  std::vector<ByteSpan> spans;
+  for (const auto& stream : payload) spans.push_back(ByteSpan{stream.data(), stream.size()});
+  return spans;
+}
+
+}  // namespace
+
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& options, CodecTimings* timings) {
   EncodeOptions o = options;
   o.quality = m.net->config.quality_or_default(o.quality);
@@ -120,7 +157,9 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
 
   const auto entropy_start = Clock::now();
   const PayloadShape shape{C / 2, n};
-  const int64_t streams = payload_streams(shape);
+  // With a detail layer the base leaves it kMaxDetailStreams of the stream slots.
+  const int64_t streams =
+      std::min<int64_t>(payload_streams(shape), kMaxPayloadStreams - (o.detail_level != 0 ? kMaxDetailStreams : 0));
   // auto: every coding (all their streams in one parallel loop); the smallest payload is kept.
   std::vector<PayloadCoding> codings;
   if (cartesian) codings.push_back({CodingMode::cartesian, &m.tables});
@@ -133,7 +172,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
     if (total_size(payloads[i]) < total_size(payloads[best])) best = i;
   const CodingMode mode = codings[best].mode;
   Payload payload = std::move(payloads[best]);
-  if (timings) *timings = {network_s, since(entropy_start), image_s};
+  CodecTimings t{network_s, since(entropy_start), image_s};
 
   BitstreamHeader header;
   header.model_id = m.id;
@@ -144,6 +183,17 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   header.height = image.height;
   header.channels = image.channels;
   header.bit_depth = image.bit_depth;
+  if (o.detail_level != 0) {
+    detail_step(o.detail_level);  // refuses a level out of range before the work
+    const Image base = decode_base(spans_of(payload), header, m, t);
+    const auto detail_start = Clock::now();
+    auto detail = encode_detail(image, base, o.detail_level);
+    t.entropy_s += since(detail_start);
+    header.detail_level = o.detail_level;
+    header.detail_streams = static_cast<int>(detail.size());
+    for (auto& stream : detail) payload.push_back(std::move(stream));
+  }
+  if (timings) *timings = t;
   return write_bitstream(header, payload);
 }
 
@@ -201,26 +251,18 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
               "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
               int(header.quality), " outside 1..", config.quality_levels());
-  const int64_t D = config.downsampling;
-  const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
-  const int64_t C = config.latent_channels();
-  // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
-  const auto entropy_start = Clock::now();
-  auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
-  decode_payload(parsed.streams, PayloadShape{C / 2, n}, header.mode,
-                 header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
-  const double entropy_s = since(entropy_start);
-
-  torch::NoGradGuard no_grad;
-  const auto network_start = Clock::now();
-  const auto x = synthesize_image(m.net->dequantize(symbols.to(m.device)), m, header.quality, header.height,
-                                  header.width);
-  if (timings) synchronize(m.device);  // only to split the time between network and image
-  const double network_s = since(network_start);
-  const auto image_start = Clock::now();
-  const int out_channels = header.channels <= 2 ? 1 : 3;
-  Decoded decoded{tensor_to_image(x, out_channels, header.bit_depth), header};
-  if (timings) *timings = {network_s, entropy_s, since(image_start)};
+  // The header guarantees at least one base stream when there is a detail layer.
+  const auto base_count = parsed.streams.size() - static_cast<std::size_t>(header.detail_streams);
+  const std::vector<ByteSpan> base(parsed.streams.begin(), parsed.streams.begin() + static_cast<std::ptrdiff_t>(base_count));
+  CodecTimings t;
+  Decoded decoded{decode_base(base, header, m, t), header};
+  if (header.detail_level != 0) {
+    const auto detail_start = Clock::now();
+    decode_detail({parsed.streams.begin() + static_cast<std::ptrdiff_t>(base_count), parsed.streams.end()},
+                  header.detail_level, decoded.image);
+    t.entropy_s += since(detail_start);
+  }
+  if (timings) *timings = t;
   return decoded;
 }
 

@@ -33,11 +33,15 @@ struct EncodeOptions {
   // Encoder effort: gradient steps on the latent before coding (codec/refine.hpp), for a lower
   // rate-distortion cost with the same decoder; 0 = the encoder network's latent as it is.
   int refine_steps = 0;
+  // The detail layer (codec/detail.hpp) over the network's reconstruction: 0 = none, else its
+  // level, 1..kMaxDetailLevel (finer as it rises). The encoder decodes its own base to code it.
+  int detail_level = 0;
 };
 
-// Where the time went (for benchmarks); the network part includes host <-> device copies.
-// Where a coding's time went (seconds). image_s: the image's conversion to or from a float
-// tensor and its transfer to or from the device.
+// Where a coding's time went (seconds; the network part includes host <-> device copies).
+// image_s: the image's conversion to or from a float tensor and its transfer to or from the
+// device. The detail layer's coding counts as entropy coding, and its encoder's decode of the
+// base as network time.
 struct CodecTimings {
   double network_s = 0;
   double entropy_s = 0;
