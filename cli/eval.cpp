@@ -1,4 +1,4 @@
-// cosae eval --data DIR [-m MODEL...] [-q LIST|all] [--baselines jpeg,webp] [--anchors FILE]
+// cosae eval --data DIR [-m MODEL...] [-q LIST|all] [--detail LIST] [--baselines jpeg,webp] [--anchors FILE]
 //            [--unquantized] [--linear-bound N,...] [--json FILE] [--csv FILE] [--report FILE.html]
 //            [--device ...] [--threads N] [--quiet]
 // Prints the mean curves and the BD table on stdout; progress on stderr.
@@ -81,7 +81,7 @@ void print_summary(const eval::EvalResults& r) {
 
 struct EvalCliOptions {
   std::string qualities = "all";
-  std::string codings, baselines, linear_bound, refine;
+  std::string codings, baselines, linear_bound, refine, detail;
   std::string jpeg_qualities, webp_qualities;
   std::string json, csv, report;
   int threads = 0;
@@ -112,6 +112,9 @@ class EvalCommand : public Command {
                    "Comma-separated encoder efforts: gradient steps on each latent before coding (0 = none), "
                    "each its own curves; e.g. 0,20")
         ->default_str("0");
+    app.add_option("--detail", cli_.detail,
+                   "Comma-separated detail levels (0 = none; `cosae encode --detail`): each quality level becomes its "
+                   "own curve over them, e.g. -q 4 --detail 0,8,12,16,20");
     app.add_option("--linear-bound", cli_.linear_bound,
                    "Comma-separated numbers of coefficients N: also the PSNR of a fixed linear block transform "
                    "(DCT on the model's DxD blocks) keeping N numbers per block, one set for all the images");
@@ -123,6 +126,7 @@ class EvalCommand : public Command {
     opt_.baselines = split_list(cli_.baselines);
     opt_.codings = split_list(cli_.codings);
     if (!cli_.refine.empty()) opt_.refine_steps = parse_levels(cli_.refine, "--refine");
+    if (!cli_.detail.empty()) opt_.detail_levels = parse_levels(cli_.detail, "--detail");
     if (!cli_.linear_bound.empty()) opt_.linear_bound = parse_levels(cli_.linear_bound, "--linear-bound");
     if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
     if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");

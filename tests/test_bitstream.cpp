@@ -74,6 +74,7 @@ Bytes sealed(Bytes body) {
 // Writes the layout field by field, independently of write_bitstream, with any field values.
 struct RawBitstream {
   uint8_t version = 1, mode = 0, quality = 2, channels = 3, bit_depth = 8;
+  uint8_t detail_level = 0, detail_streams = 0;  // written from version 2 on
   uint64_t width = 64, height = 48;
   std::string model_id = "test-model";
   int stream_count = -1;          // -1: lengths.size()
@@ -82,6 +83,7 @@ struct RawBitstream {
 
   Bytes build() const {
     Bytes out = {0x89, 'C', 'S', 'A', version, mode, quality, channels, bit_depth};
+    if (version >= 2) out.insert(out.end(), {detail_level, detail_streams});
     append_varint(out, width);
     append_varint(out, height);
     out.push_back(static_cast<uint8_t>(model_id.size()));
@@ -152,6 +154,19 @@ TEST_CASE("The bitstream layout is exactly the documented one", "[bitstream]") {
   const Bytes tail = {2, 3, 0, 1, 2, 3, 0x76, 0x30, 0xAD, 0xA1};  // CRC from zlib.crc32
   expected.insert(expected.end(), tail.begin(), tail.end());
   CHECK(cosae::write_bitstream(header, {{1, 2, 3}, {}}) == expected);
+
+  // With a detail layer: version 2, its level and stream count after the bit depth.
+  header.detail_level = 20;
+  header.detail_streams = 1;
+  const Bytes with_detail = cosae::write_bitstream(header, {{1, 2, 3}, {}});
+  const Bytes head = {0x89, 'C', 'S', 'A', 2, 1, 4, 3, 8, 20, 1, 0x80, 0x05, 0xE0, 0x03, 1, 'm'};
+  REQUIRE(with_detail.size() == expected.size() + 2);
+  CHECK(Bytes(with_detail.begin(), with_detail.begin() + head.size()) == head);
+  const auto parsed = cosae::parse_bitstream(with_detail.data(), with_detail.size());
+  CHECK(parsed.header.format_version == 2);
+  CHECK(parsed.header.detail_level == 20);
+  CHECK(parsed.header.detail_streams == 1);
+  CHECK(parsed.streams.size() == 2);
 }
 
 TEST_CASE("Bitstreams round-trip: random headers and streams, extreme sizes", "[bitstream]") {
@@ -176,6 +191,10 @@ TEST_CASE("Bitstreams round-trip: random headers and streams, extreme sizes", "[
                                                                                     : 65536));
     }
     Streams streams(static_cast<std::size_t>(uniform(0, 16)));
+    if (streams.size() >= 2 && uniform(0, 2) == 0) {  // a third with a detail layer
+      header.detail_level = uniform(1, cosae::kMaxDetailLevel);
+      header.detail_streams = uniform(1, std::min<int>(cosae::kMaxDetailStreams, int(streams.size()) - 1));
+    }
     for (auto& stream : streams) {
       const int kind = uniform(0, 9);  // some empty, most small, a few large (3-byte lengths)
       stream.resize(static_cast<std::size_t>(kind == 0 ? 0 : kind == 9 ? uniform(16384, 40000) : uniform(1, 300)));
@@ -185,7 +204,9 @@ TEST_CASE("Bitstreams round-trip: random headers and streams, extreme sizes", "[
     const Bytes bytes = cosae::write_bitstream(header, streams);
     const cosae::ParsedBitstream parsed = cosae::parse_bitstream(bytes.data(), bytes.size());
     const BitstreamHeader& got = parsed.header;
-    CHECK(got.format_version == cosae::kBitstreamFormatVersion);
+    CHECK(got.format_version == (header.detail_level == 0 ? 1 : 2));
+    CHECK(got.detail_level == header.detail_level);
+    CHECK(got.detail_streams == header.detail_streams);
     CHECK(got.model_id == header.model_id);
     CHECK(got.model_sha256 == header.model_sha256);
     CHECK(got.quality == header.quality);
@@ -262,7 +283,7 @@ TEST_CASE("Unknown versions, modes and field values are refused", "[bitstream]")
     change(raw);
     return parse_error_message(raw.build());
   };
-  CHECK(contains(message_for([](RawBitstream& r) { r.version = 2; }), "written by a newer cosae"));
+  CHECK(contains(message_for([](RawBitstream& r) { r.version = 3; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 255; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 0; }), "unsupported bitstream format version 0"));
   CHECK(contains(message_for([](RawBitstream& r) { r.mode = 4; }), "unknown coding mode 4"));
@@ -276,6 +297,24 @@ TEST_CASE("Unknown versions, modes and field values are refused", "[bitstream]")
   CHECK(contains(message_for([](RawBitstream& r) { r.model_id = "two words"; }), "not printable ASCII"));
   CHECK(contains(message_for([](RawBitstream& r) { r.model_id = "bad\x7f"; }), "not printable ASCII"));
   CHECK(contains(message_for([](RawBitstream& r) { r.stream_count = 17; }), "17 payload streams"));
+  // Version 2's detail layer fields.
+  auto detail = [](int level, int streams, int stream_count) {
+    return [=](RawBitstream& r) {
+      r.version = 2;
+      r.detail_level = static_cast<uint8_t>(level);
+      r.detail_streams = static_cast<uint8_t>(streams);
+      r.lengths.assign(static_cast<std::size_t>(stream_count), 0);
+    };
+  };
+  CHECK(contains(message_for(detail(0, 0, 2)), "version 2 without a detail layer"));
+  CHECK(contains(message_for(detail(49, 1, 2)), "detail level 49"));
+  CHECK(contains(message_for(detail(5, 0, 2)), "detail layer of level 5 in 0 streams"));
+  CHECK(contains(message_for(detail(5, 9, 16)), "in 9 streams"));
+  CHECK(contains(message_for(detail(5, 2, 2)), "leave none for the base"));
+  RawBitstream valid;
+  detail(5, 2, 3)(valid);
+  const Bytes bytes = valid.build();
+  CHECK(cosae::parse_bitstream(bytes.data(), bytes.size()).header.detail_streams == 2);
 }
 
 TEST_CASE("Stream lengths must account for the data exactly", "[bitstream]") {
@@ -323,7 +362,11 @@ TEST_CASE("write_bitstream refuses headers it could not parse back", "[bitstream
     change(header);
     return expect_error([&] { cosae::write_bitstream(header, streams); }).kind();
   };
-  CHECK(kind_for([](BitstreamHeader& h) { h.format_version = 2; }) == ErrorKind::usage);
+  CHECK(kind_for([](BitstreamHeader& h) { h.detail_level = cosae::kMaxDetailLevel + 1; h.detail_streams = 1; },
+                 Streams(2)) == ErrorKind::usage);
+  CHECK(kind_for([](BitstreamHeader& h) { h.detail_level = 3; }, Streams(2)) == ErrorKind::usage);  // no streams
+  CHECK(kind_for([](BitstreamHeader& h) { h.detail_level = 3; h.detail_streams = 2; }, Streams(2)) ==
+        ErrorKind::usage);  // none left for the base
   CHECK(kind_for([](BitstreamHeader& h) { h.width = 0; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.height = -5; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.width = 65536; h.height = 16385; }) == ErrorKind::usage);

@@ -85,7 +85,12 @@ int context_of(const int32_t* plane, int64_t i, int64_t bx, int64_t by, int64_t 
 }
 constexpr int kContexts = 3;
 
+// A plane: whether it holds any non-zero symbol (the adaptive choice table's 0 or 1: a bit for
+// an all-zero plane), then, if so, its three choices and symbols.
 void put_plane(entropy::RansEncoder& coder, const int32_t* plane, const Layout& l) {
+  const bool any = std::any_of(plane, plane + l.blocks(), [](int32_t v) { return v != 0; });
+  coder.put(any ? 1 : 0, adaptive_choice_table());
+  if (!any) return;
   std::vector<int32_t> by_context[kContexts];
   std::vector<uint8_t> context(static_cast<std::size_t>(l.blocks()));
   for (int64_t by = 0, i = 0; by < l.bh; ++by)
@@ -105,6 +110,12 @@ void put_plane(entropy::RansEncoder& coder, const int32_t* plane, const Layout& 
 }
 
 void get_plane(entropy::RansDecoder& coder, int32_t* plane, const Layout& l) {
+  const int32_t any = coder.get(adaptive_choice_table());
+  COSAE_CHECK(any == 0 || any == 1, bad_input, "detail layer: plane flag ", any, " is not 0 or 1");
+  if (any == 0) {
+    std::fill(plane, plane + l.blocks(), 0);
+    return;
+  }
   int32_t choice[kContexts];
   for (int k = 0; k < kContexts; ++k) {
     choice[k] = coder.get(adaptive_choice_table());

@@ -14,10 +14,12 @@
 //
 // Coding: each (c, u, v) is a plane of one symbol per block, blocks in raster order. A symbol's
 // context is the sum of the magnitudes of the same plane's symbols in the blocks to its left
-// and above (0 outside the image): 0, 1..2, or 3 and more, three classes. Each class of each
-// plane is led by an adaptive choice symbol (codec/adaptive.hpp: 0 = every symbol of the class
-// is 0, 2 + k = discretised Laplace of scale index k; 1, a learned table, is refused), the
-// three choices first, then the plane's symbols of the non-zero classes in raster order. The
+// and above (0 outside the image): 0, 1..2, or 3 and more, three classes. A plane starts with a
+// symbol of the adaptive choice table (codec/adaptive.hpp): 0 when all its symbols are 0 (and
+// nothing follows), 1 otherwise. Then each class is led by an adaptive choice (0 = every symbol
+// of the class is 0, 2 + k = discretised Laplace of scale index k; 1, a learned table, is
+// refused), the three choices first, then the plane's symbols of the non-zero classes in raster
+// order. The
 // planes, channel-major and (u, v) in raster order, are split over the detail streams: stream t
 // of T holds planes [t P / T, (t + 1) P / T) of the P.
 #pragma once

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iomanip>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -210,26 +211,38 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   std::vector<codec::Coding> modes;
   for (const auto& c : o.codings) modes.push_back(codec::coding_from_name(c));
   if (modes.empty()) modes.push_back(codec::EncodeOptions().coding);
-  // Each model's curves: one per coding and refinement effort; "<model id>[/<coding>][+refineN]".
+  // Each model's curves: one per coding and refinement effort, "<model id>[/<coding>][+refineN]",
+  // over the quality levels; with detail levels, one per quality level instead,
+  // "<...>/qN+detail", over the detail levels.
   struct CodedAs {
     std::string name;
     codec::Coding mode;
     int refine_steps;
+    int quality;  // 0: the levels are the points; else the base level, the detail levels the points
   };
   std::vector<int> efforts = o.refine_steps.empty() ? std::vector<int>{0} : o.refine_steps;
   for (int steps : efforts) COSAE_CHECK(steps >= 0, usage, "--refine ", steps, ": steps must be >= 0");
+  for (int d : o.detail_levels)
+    COSAE_CHECK(d >= 0 && d <= kMaxDetailLevel, usage, "--detail ", d, ": outside 0..", kMaxDetailLevel);
   std::vector<std::vector<CodedAs>> coded_as;
-  for (const auto& m : models) {
+  for (std::size_t m = 0; m < models.size(); ++m) {
     coded_as.emplace_back();
     for (int steps : efforts)
-      for (auto mode : modes)
-        coded_as.back().push_back({(modes.size() == 1 ? m.id : m.id + "/" + codec::coding_name(mode)) +
-                                       (steps > 0 ? "+refine" + std::to_string(steps) : ""),
-                                   mode, steps});
+      for (auto mode : modes) {
+        const std::string name = (modes.size() == 1 ? models[m].id : models[m].id + "/" + codec::coding_name(mode)) +
+                                 (steps > 0 ? "+refine" + std::to_string(steps) : "");
+        if (o.detail_levels.empty()) {
+          coded_as.back().push_back({name, mode, steps, 0});
+          continue;
+        }
+        for (int level : levels[m])
+          coded_as.back().push_back({name + "/q" + std::to_string(level) + "+detail", mode, steps, level});
+      }
   }
 
   std::size_t total = 0;
-  for (const auto& q : levels) total += q.size() * modes.size() * efforts.size();
+  for (const auto& q : levels)
+    total += q.size() * modes.size() * efforts.size() * std::max<std::size_t>(1, o.detail_levels.size());
   if (o.unquantized) total += models.size();
   total += o.linear_bound.size();
   for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
@@ -252,13 +265,20 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     const bool keep = static_cast<int>(f) < o.crop_images;
     if (keep) crop_originals.push_back(reference);
     for (std::size_t m = 0; m < models.size(); ++m)
-      for (const auto& [name_of_codec, mode, refine_steps] : coded_as[m])
-        for (int level : levels[m]) {
+      for (const auto& [name_of_codec, mode, refine_steps, base_quality] : coded_as[m]) {
+        // (quality, detail level, setting) of each point.
+        std::vector<std::tuple<int, int, std::string>> points;
+        if (base_quality == 0)
+          for (int level : levels[m]) points.emplace_back(level, 0, "q" + std::to_string(level));
+        else
+          for (int d : o.detail_levels) points.emplace_back(base_quality, d, "d" + std::to_string(d));
+        for (const auto& [level, detail, setting] : points) {
           codec::EncodeOptions encode_options;
           encode_options.quality = level;
           encode_options.alpha = AlphaPolicy::discard;
           encode_options.coding = mode;
           encode_options.refine_steps = refine_steps;
+          encode_options.detail_level = detail;
           auto t0 = std::chrono::steady_clock::now();
           const auto bytes = codec::encode(original, models[m], encode_options);
           const double encode_s = seconds_since(t0);
@@ -266,11 +286,11 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
           const auto decoded = codec::decode(bytes.data(), bytes.size(), models[m]);
           const double decode_s = seconds_since(t0);
           const Image rgb = to_rgb8(decoded.image);
-          const std::string setting = "q" + std::to_string(level);
           r.samples.push_back(measure(name_of_codec, setting, name, reference, rgb, bytes.size(), encode_s, decode_s));
           if (keep) kept[name_of_codec][setting][name] = rgb;
           tick(name + " " + name_of_codec + " " + setting);
         }
+      }
     for (std::size_t m = 0; m < models.size() && o.unquantized; ++m) {
       const int level = *std::max_element(levels[m].begin(), levels[m].end());
       const Image rgb = to_rgb8(codec::reconstruct_unquantized(original, models[m], level, AlphaPolicy::discard));

@@ -34,6 +34,9 @@ struct EvalOptions {
   // Encoder efforts (codec::EncodeOptions::refine_steps), each its own curves, named
   // "<model id>+refineN" for N > 0; empty = {0}. The BD table compares each with the first curve.
   std::vector<int> refine_steps;
+  // Detail levels (codec::EncodeOptions::detail_level, 0 = none): when given, each quality level
+  // is its own curve, "<...>/qN+detail", whose points ("dD") are these levels over that base.
+  std::vector<int> detail_levels;
   // Also the linear bound (eval/linear_bound.hpp) keeping each of these numbers of coefficients
   // per block, with the first model's D as the block side: what a fixed linear transform with
   // as many numbers per block as the latent reaches on these images.

@@ -1,7 +1,7 @@
 // libFuzzer target for the whole decoder: rANS decoding of arbitrary payloads with a real
 // model's tables, dequantisation, the network and the output image. The input's first bytes
 // choose the header fields (size up to 200x200, channels, bit depth, quality, coding mode, the
-// stream count); the rest is the payload. The header names the loaded model, so inputs get
+// stream count, a detail layer); the rest is the payload. The header names the loaded model, so inputs get
 // past the identity check into the decoder proper. Every input must decode to an image of
 // the header's size or throw cosae::Error (bad_input); never crash, hang or trip a sanitizer.
 // (fuzz_bitstream covers the container's own parsing of arbitrary bytes.)
@@ -90,6 +90,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         header.mode == cosae::CodingMode::polar ? g_model->amplitude_tables : g_model->tables;
     streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
                                             std::min<int64_t>(stream_count, C / 2))[0];
+  }
+  if (data[3] & 0x80) {  // a detail layer: one more stream, the payload bytes again
+    header.detail_level = 1 + (data[3] >> 3) % 16 * 3;
+    header.detail_streams = 1;
+    streams.emplace_back(data + 6, data + size);
   }
   const auto bytes = cosae::write_bitstream(header, streams);
   try {
