@@ -9,6 +9,7 @@
 #include "bench/train_bench.hpp"
 #include "command.hpp"
 #include "common/device.hpp"
+#include "cosae/bitstream.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 #include "train/distributed.hpp"
@@ -31,6 +32,7 @@ struct BenchCodecOptions {
   std::string config = "default";
   std::vector<std::string> sizes = {"kodak", "4k"};
   int quality = 0;  // 0: the model's default level
+  int detail = 16;
   int repeats = 3;
   std::string json;
 };
@@ -66,6 +68,9 @@ class BenchCommand : public Command {
         ->capture_default_str();
     codec->add_option("-q,--quality", codec_.quality, "Quality level; default: the model's default (as cosae encode)")
         ->check(CLI::Range(1, 64));
+    codec->add_option("--detail", codec_.detail, "Detail level of the cosae-detail row (0: no such row)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, kMaxDetailLevel));
     codec->add_option("--repeats", codec_.repeats, "Timed runs (median reported)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
@@ -120,6 +125,7 @@ class BenchCommand : public Command {
     opt.config = codec_.config;
     opt.sizes = codec_.sizes;
     opt.quality = codec_.quality;
+    opt.detail = codec_.detail;
     opt.repeats = codec_.repeats;
     std::cerr << "cosae bench codec on " << describe_device(opt.device) << ", median of " << opt.repeats << " runs\n";
     const auto result = bench::run_codec_bench(opt);

@@ -88,6 +88,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       const char* codec;
       bool half;
       codec::Coding coding;
+      int detail = 0;
     };
     std::vector<Variant> variants = {{"cosae", model.half_precision, codec::Coding::smaller}};
     if (model.half_precision) variants.push_back({"cosae-fp32", false, codec::Coding::smaller});
@@ -95,6 +96,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
     variants.push_back({"cosae-polar", model.half_precision, codec::Coding::polar});
     variants.push_back({"cosae-adaptive", model.half_precision, codec::Coding::adaptive});
     variants.push_back({"cosae-cell-gains", model.half_precision, codec::Coding::cell_gains});
+    if (o.detail != 0) variants.push_back({"cosae-detail", model.half_precision, codec::Coding::smaller, o.detail});
     const bool default_half = model.half_precision;
     for (const auto& variant : variants) {
       model.half_precision = variant.half;
@@ -105,6 +107,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       codec::EncodeOptions encode_options;
       encode_options.quality = result.quality;
       encode_options.coding = variant.coding;
+      encode_options.detail_level = variant.detail;
       for (int i = 0; i < o.warmup + o.repeats; ++i) {
         codec::CodecTimings te, td;
         auto t0 = std::chrono::steady_clock::now();
