@@ -49,11 +49,18 @@ TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cu
   auto gpu = codec::load_codec_model(path, torch::Device(torch::kCUDA, 0));
   for (const char* name : {"astronaut.png", "chelsea.png"}) {
     const Image image = read_png(std::string(COSAE_TEST_SAMPLES_DIR) + "/" + name);
+    struct Setting {
+      codec::Coding mode;
+      int detail;
+    };
     for (int level : {1, 4})
-      for (codec::Coding mode : {codec::Coding::cartesian, codec::Coding::polar}) {
+      for (const Setting s : {Setting{codec::Coding::cartesian, 0}, Setting{codec::Coding::polar, 0},
+                              Setting{codec::Coding::smaller, 20}}) {
+        const codec::Coding mode = s.mode;
         codec::EncodeOptions options;
         options.quality = level;
         options.coding = mode;
+        options.detail_level = s.detail;  // the layer over each device's own base
         const auto from_gpu = codec::encode(image, gpu, options);
         const auto from_cpu = codec::encode(image, cpu, options);
         CHECK(codec::encode(image, gpu, options) == from_gpu);  // deterministic on the GPU too
@@ -64,9 +71,9 @@ TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cu
         std::size_t differing = 0;
         for (std::size_t i = 0; i < std::min(from_gpu.size(), from_cpu.size()); ++i) differing += from_gpu[i] != from_cpu[i];
         // Recorded in the test log: how far the devices' encoders and decoders drift apart.
-        std::printf("cross-device %s q%d %s: GPU stream %zu B, CPU stream %zu B (%zu bytes differ); PSNR dB: "
+        std::printf("cross-device %s q%d %s detail %d: GPU stream %zu B, CPU stream %zu B (%zu bytes differ); PSNR dB: "
                     "gpu->gpu %.4f gpu->cpu %.4f cpu->cpu %.4f cpu->gpu %.4f\n",
-                    name, level, codec::coding_name(mode), from_gpu.size(), from_cpu.size(), differing, gg, gc,
+                    name, level, codec::coding_name(mode), s.detail, from_gpu.size(), from_cpu.size(), differing, gg, gc,
                     cc, cg);
         CHECK(std::abs(gg - gc) < 0.05);
         CHECK(std::abs(cc - cg) < 0.05);
