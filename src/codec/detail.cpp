@@ -15,7 +15,6 @@ namespace {
 
 constexpr int B = kDetailBlock;
 constexpr int kBlockCoefficients = B * B;
-constexpr int64_t kCoefficientsPerStream = int64_t(1) << 18;
 // The encoder's rounding: |symbol| = floor(|coefficient| / step + kRounding). Below 1/2 it
 // zeroes coefficients that would cost more bits than their error saves (at equal rate,
 // 0.35 gave about 0.3 dB more than plain rounding on the validation photos).
@@ -75,58 +74,72 @@ Layout layout_of(int width, int height, int channels) {
 
 double channel_step(double step, int c) { return c == 0 ? step : step * kDetailChromaFactor; }
 
-// Planes [first, last) of stream t of T.
-int64_t plane_begin(const Layout& l, int64_t T, int64_t t) { return l.planes() * t / T; }
-
-// A symbol's context class from the magnitudes of its left and upper neighbours in its plane.
-int context_of(const int32_t* plane, int64_t i, int64_t bx, int64_t by, int64_t bw) {
+// A symbol's context: from the magnitudes of its left and upper neighbours in its plane (sum
+// 0, 1..2, or 3 and more), and from how many of the same block's earlier planes of its
+// channel are non-zero (0, 1..2, 3..7, 8 and more): 3 x 4 classes.
+constexpr int kContexts = 12;
+int context_of(const int32_t* plane, int64_t i, int64_t bx, int64_t by, int64_t bw, int32_t earlier_non_zero) {
   const int64_t s = (bx > 0 ? std::abs(int64_t(plane[i - 1])) : 0) + (by > 0 ? std::abs(int64_t(plane[i - bw])) : 0);
-  return s == 0 ? 0 : s <= 2 ? 1 : 2;
+  const int neighbours = s == 0 ? 0 : s <= 2 ? 1 : 2;
+  const int block = earlier_non_zero == 0 ? 0 : earlier_non_zero <= 2 ? 1 : earlier_non_zero <= 7 ? 2 : 3;
+  return neighbours * 4 + block;
 }
-constexpr int kContexts = 3;
 
-// A plane: whether it holds any non-zero symbol (the adaptive choice table's 0 or 1: a bit for
-// an all-zero plane), then, if so, its three choices and symbols.
-void put_plane(entropy::RansEncoder& coder, const int32_t* plane, const Layout& l) {
-  const bool any = std::any_of(plane, plane + l.blocks(), [](int32_t v) { return v != 0; });
-  coder.put(any ? 1 : 0, adaptive_choice_table());
-  if (!any) return;
-  std::vector<int32_t> by_context[kContexts];
+// One channel's 64 planes in raster (u, v) order. Each plane: whether it holds any non-zero
+// symbol (the adaptive choice table's 0 or 1: a bit for an all-zero plane), then, if so, the
+// choices of its contexts and its symbols.
+void put_channel(entropy::RansEncoder& coder, const int32_t* planes, const Layout& l) {
+  std::vector<int32_t> earlier(static_cast<std::size_t>(l.blocks()), 0);  // non-zero planes so far, per block
   std::vector<uint8_t> context(static_cast<std::size_t>(l.blocks()));
-  for (int64_t by = 0, i = 0; by < l.bh; ++by)
-    for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
-      context[static_cast<std::size_t>(i)] = static_cast<uint8_t>(context_of(plane, i, bx, by, l.bw));
-      by_context[context[static_cast<std::size_t>(i)]].push_back(plane[i]);
+  for (int p = 0; p < kBlockCoefficients; ++p) {
+    const int32_t* plane = planes + p * l.blocks();
+    const bool any = std::any_of(plane, plane + l.blocks(), [](int32_t v) { return v != 0; });
+    coder.put(any ? 1 : 0, adaptive_choice_table());
+    if (!any) continue;
+    std::vector<int32_t> by_context[kContexts];
+    for (int64_t by = 0, i = 0; by < l.bh; ++by)
+      for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
+        const int k = context_of(plane, i, bx, by, l.bw, earlier[static_cast<std::size_t>(i)]);
+        context[static_cast<std::size_t>(i)] = static_cast<uint8_t>(k);
+        by_context[k].push_back(plane[i]);
+      }
+    int32_t choice[kContexts];
+    for (int k = 0; k < kContexts; ++k) {
+      choice[k] = laplace_choice(by_context[k].data(), static_cast<int64_t>(by_context[k].size()));
+      coder.put(choice[k], adaptive_choice_table());
     }
-  int32_t choice[kContexts];
-  for (int k = 0; k < kContexts; ++k) {
-    choice[k] = laplace_choice(by_context[k].data(), static_cast<int64_t>(by_context[k].size()));
-    coder.put(choice[k], adaptive_choice_table());
-  }
-  for (int64_t i = 0; i < l.blocks(); ++i) {
-    const int32_t c = choice[context[static_cast<std::size_t>(i)]];
-    if (c != 0) coder.put(plane[i], adaptive_laplace_table(c - 2));
+    for (int64_t i = 0; i < l.blocks(); ++i) {
+      const int32_t c = choice[context[static_cast<std::size_t>(i)]];
+      if (c != 0) coder.put(plane[i], adaptive_laplace_table(c - 2));
+      earlier[static_cast<std::size_t>(i)] += plane[i] != 0;
+    }
   }
 }
 
-void get_plane(entropy::RansDecoder& coder, int32_t* plane, const Layout& l) {
-  const int32_t any = coder.get(adaptive_choice_table());
-  COSAE_CHECK(any == 0 || any == 1, bad_input, "detail layer: plane flag ", any, " is not 0 or 1");
-  if (any == 0) {
-    std::fill(plane, plane + l.blocks(), 0);
-    return;
-  }
-  int32_t choice[kContexts];
-  for (int k = 0; k < kContexts; ++k) {
-    choice[k] = coder.get(adaptive_choice_table());
-    COSAE_CHECK(choice[k] == 0 || (choice[k] >= 2 && choice[k] < 2 + kAdaptiveScales), bad_input,
-                "detail layer: table choice ", choice[k], " outside 0 and 2..", 1 + kAdaptiveScales);
-  }
-  for (int64_t by = 0, i = 0; by < l.bh; ++by)
-    for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
-      const int32_t c = choice[context_of(plane, i, bx, by, l.bw)];
-      plane[i] = c == 0 ? 0 : coder.get(adaptive_laplace_table(c - 2));
+void get_channel(entropy::RansDecoder& coder, int32_t* planes, const Layout& l) {
+  std::vector<int32_t> earlier(static_cast<std::size_t>(l.blocks()), 0);
+  for (int p = 0; p < kBlockCoefficients; ++p) {
+    int32_t* plane = planes + p * l.blocks();
+    const int32_t any = coder.get(adaptive_choice_table());
+    COSAE_CHECK(any == 0 || any == 1, bad_input, "detail layer: plane flag ", any, " is not 0 or 1");
+    if (any == 0) {
+      std::fill(plane, plane + l.blocks(), 0);
+      continue;
     }
+    int32_t choice[kContexts];
+    for (int k = 0; k < kContexts; ++k) {
+      choice[k] = coder.get(adaptive_choice_table());
+      COSAE_CHECK(choice[k] == 0 || (choice[k] >= 2 && choice[k] < 2 + kAdaptiveScales), bad_input,
+                  "detail layer: table choice ", choice[k], " outside 0 and 2..", 1 + kAdaptiveScales);
+    }
+    for (int64_t by = 0, i = 0; by < l.bh; ++by)
+      for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
+        auto& e = earlier[static_cast<std::size_t>(i)];
+        const int32_t c = choice[context_of(plane, i, bx, by, l.bw, e)];
+        plane[i] = c == 0 ? 0 : coder.get(adaptive_laplace_table(c - 2));
+        e += plane[i] != 0;
+      }
+  }
 }
 
 int coded_channels(const Image& image) { return image.channels <= 2 ? 1 : 3; }
@@ -138,10 +151,9 @@ double detail_step(int level) {
   return 1024.0 * std::exp2(-level / 4.0);
 }
 
-int detail_streams(int width, int height, int channels) {
-  const Layout l = layout_of(width, height, channels);
-  const int64_t wanted = l.planes() * l.blocks() / kCoefficientsPerStream;
-  return static_cast<int>(std::clamp<int64_t>(wanted, 1, kMaxDetailStreams));
+int detail_streams(int channels) {
+  COSAE_CHECK(channels == 1 || channels == 3, usage, "detail layer: ", channels, " channels, not 1 or 3");
+  return channels;
 }
 
 std::vector<std::vector<uint8_t>> encode_detail(const Image& original, const Image& base, int level) {
@@ -185,14 +197,12 @@ std::vector<std::vector<uint8_t>> encode_detail(const Image& original, const Ima
         }
       }
   });
-  const int64_t T = std::min<int64_t>(detail_streams(original.width, original.height, C), l.planes());
-  std::vector<std::vector<uint8_t>> streams(static_cast<std::size_t>(T));
-  parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
+  std::vector<std::vector<uint8_t>> streams(static_cast<std::size_t>(C));
+  parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
       entropy::RansEncoder coder;
-      for (int64_t p = plane_begin(l, T, t); p < plane_begin(l, T, t + 1); ++p)
-        put_plane(coder, symbols.data() + p * l.blocks(), l);
-      streams[static_cast<std::size_t>(t)] = coder.finish();
+      put_channel(coder, symbols.data() + c * kBlockCoefficients * l.blocks(), l);
+      streams[static_cast<std::size_t>(c)] = coder.finish();
     }
   });
   return streams;
@@ -204,16 +214,14 @@ void decode_detail(const std::vector<ByteSpan>& streams, int level, Image& base)
   COSAE_CHECK(C == base.channels && base.sample_count() == base.samples.size(), usage,
               "detail layer: the base image must be grey or RGB");
   const Layout l = layout_of(base.width, base.height, C);
-  const auto T = static_cast<int64_t>(streams.size());
-  COSAE_CHECK(T >= 1 && T <= std::min<int64_t>(kMaxDetailStreams, l.planes()), bad_input, "detail layer: ", T,
-              " streams, expected 1..", std::min<int64_t>(kMaxDetailStreams, l.planes()));
+  COSAE_CHECK(static_cast<int64_t>(streams.size()) == C, bad_input, "detail layer: ", streams.size(),
+              " streams for ", C, C == 1 ? " channel" : " channels");
   std::vector<int32_t> symbols(static_cast<std::size_t>(l.planes() * l.blocks()));
-  parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const auto& span = streams[static_cast<std::size_t>(t)];
+  parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const auto& span = streams[static_cast<std::size_t>(c)];
       entropy::RansDecoder coder(span.data, span.size);
-      for (int64_t p = plane_begin(l, T, t); p < plane_begin(l, T, t + 1); ++p)
-        get_plane(coder, symbols.data() + p * l.blocks(), l);
+      get_channel(coder, symbols.data() + c * kBlockCoefficients * l.blocks(), l);
       coder.finish();
     }
   });

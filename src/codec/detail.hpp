@@ -12,16 +12,16 @@
 // The decoder adds the inverse transform of the coefficients' to the base and rounds to the
 // image's levels.
 //
-// Coding: each (c, u, v) is a plane of one symbol per block, blocks in raster order. A symbol's
-// context is the sum of the magnitudes of the same plane's symbols in the blocks to its left
-// and above (0 outside the image): 0, 1..2, or 3 and more, three classes. A plane starts with a
-// symbol of the adaptive choice table (codec/adaptive.hpp): 0 when all its symbols are 0 (and
-// nothing follows), 1 otherwise. Then each class is led by an adaptive choice (0 = every symbol
-// of the class is 0, 2 + k = discretised Laplace of scale index k; 1, a learned table, is
-// refused), the three choices first, then the plane's symbols of the non-zero classes in raster
-// order. The
-// planes, channel-major and (u, v) in raster order, are split over the detail streams: stream t
-// of T holds planes [t P / T, (t + 1) P / T) of the P.
+// Coding: one rANS stream per coded channel (1 or 3), each holding that channel's 64 planes,
+// (u, v) in raster order; a plane is the coefficient (u, v) of every block, blocks in raster
+// order. A plane starts with a symbol of the adaptive choice table (codec/adaptive.hpp): 0 when
+// all its symbols are 0 (nothing follows), 1 otherwise. A symbol's context is one of 3 x 4
+// classes: the sum of the magnitudes of the same plane's symbols in the blocks to its left and
+// above (0 outside the image) is 0, 1..2 or 3 and more; and of the same block's earlier planes
+// of its channel, 0, 1..2, 3..7 or 8 and more are non-zero. A non-zero plane has the 12
+// classes' adaptive choices (0 = every symbol of the class is 0, 2 + k = discretised Laplace
+// of scale index k; 1, a learned table, is refused), then its symbols of the non-zero classes
+// in raster order.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +41,9 @@ inline constexpr double kDetailChromaFactor = 1.5;
 // (usage) outside 1..kMaxDetailLevel.
 double detail_step(int level);
 
-// How many streams encode_detail writes for an image of `channels` coded channels (1 or 3):
-// one per 2^18 coefficients, 1..kMaxDetailStreams.
-int detail_streams(int width, int height, int channels);
+// How many streams the detail layer of an image of `channels` coded channels has: one per
+// channel. Throws cosae::Error (usage) unless channels is 1 or 3.
+int detail_streams(int channels);
 
 // The detail layer of `original` over `base` (the decoder's reconstruction without it: same
 // size and bit depth, 1 channel for a grey original, 3 for colour; alpha is not coded).
@@ -51,8 +51,8 @@ int detail_streams(int width, int height, int channels);
 std::vector<std::vector<uint8_t>> encode_detail(const Image& original, const Image& base, int level);
 
 // Adds the decoded detail layer to `base` in place. Throws cosae::Error (bad_input) for a
-// stream count outside 1..min(planes, kMaxDetailStreams), corrupt or truncated streams, or
-// streams with bytes left over.
+// stream count other than the base's channels, corrupt or truncated streams, or streams with
+// bytes left over.
 void decode_detail(const std::vector<ByteSpan>& streams, int level, Image& base);
 
 }  // namespace cosae::codec
