@@ -22,7 +22,7 @@ struct EncodeOptions : CodecRunOptions {
   std::string coding = "auto";
   bool drop_alpha = false;
   int refine_steps = 0;
-  int detail = 0;
+  int detail = codec::kDefaultDetailLevel;
 };
 
 class EncodeCommand : public Command {
@@ -32,8 +32,9 @@ class EncodeCommand : public Command {
     app.add_option("-o,--output", opt_.output,
                    "Output file ('-' for stdout), or a folder for several inputs; default: IN with .cosae");
     app.add_option("-q,--quality", opt_.quality,
-                   "Quality level, 1 (smallest) to the model's highest (`cosae info MODEL` lists them); "
-                   "default: the model's level nearest lambda = 0.013 (q8 of the shipped model)")
+                   "Quality level of the network, 1 (smallest) to the model's highest (`cosae info MODEL` lists "
+                   "them); default: the level nearest lambda = 0.0018 (q5 of the shipped model), or with -d 0 the one "
+                   "nearest lambda = 0.013 (q8)")
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
                    "Coefficients as cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
@@ -49,10 +50,10 @@ class EncodeCommand : public Command {
         ->capture_default_str()
         ->check(CLI::Range(0, 100000));
     app.add_option("-d,--detail", opt_.detail,
-                   "Detail layer over the network's reconstruction, for quality past the network's ceiling: 0 = "
-                   "off, 1 (coarsest) to " + std::to_string(kMaxDetailLevel) +
-                       " (finest); each step of 4 halves the quantiser step. The encoder also decodes, so it takes "
-                       "longer")
+                   "Detail layer over the network's reconstruction, for quality past the network's ceiling: 1 "
+                   "(coarsest) to " + std::to_string(kMaxDetailLevel) +
+                       " (finest; each step of 4 halves the quantiser step), or 0 for the network alone. The encoder "
+                       "also decodes, so it takes longer")
         ->capture_default_str()
         ->check(CLI::Range(0, kMaxDetailLevel));
   }
@@ -62,7 +63,7 @@ class EncodeCommand : public Command {
     const auto& outputs = run.outputs;
     auto& model = run.model;
     codec::EncodeOptions options;
-    options.quality = model.net->config.quality_or_default(opt_.quality);
+    options.quality = opt_.quality != 0 ? opt_.quality : codec::default_quality(model.net->config, opt_.detail);
     options.coding = codec::coding_from_name(opt_.coding);
     options.refine_steps = opt_.refine_steps;
     options.detail_level = opt_.detail;

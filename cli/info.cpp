@@ -10,6 +10,7 @@
 #include "common/torch_compat.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "codec/codec.hpp"
 #include "cosae/model_file.hpp"
 #include "model/model_io.hpp"
 #include "train/distributed.hpp"
@@ -113,7 +114,8 @@ class InfoCommand : public Command {
                                   {"config", model::to_json(c)},
                                   {"parameters", params},
                                   {"quality_levels", c.quality_levels()},
-                                  {"default_quality", c.default_quality()}}
+                                  {"default_quality", codec::default_quality(c, codec::kDefaultDetailLevel)},
+                                  {"default_quality_without_detail", c.default_quality()}}
                        .dump()
                 << "\n";
       return;
@@ -124,9 +126,11 @@ class InfoCommand : public Command {
               << "  decoder: " << c.decoder_channels << " channels, " << c.decoder_blocks << " blocks, "
               << c.attention << " attention (" << c.heads << " heads, " << c.kv_heads << " kv heads)\n"
               << "  " << c.quality_levels() << " quality levels, lambda:";
-    const int default_quality = c.default_quality();
+    // The levels `cosae encode` uses without -q: under the detail layer, and with -d 0.
+    const int base = codec::default_quality(c, codec::kDefaultDetailLevel), alone = codec::default_quality(c, 0);
     for (int q = 1; q <= c.quality_levels(); ++q)
-      std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == default_quality ? " (default)" : "");
+      std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == base ? " (default)" : "")
+                << (q == alone ? " (default with -d 0)" : "");
     std::cout << "\n";
   }
 

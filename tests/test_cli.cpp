@@ -120,7 +120,9 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   const auto info = run_cli("info " + run + "/model.safetensors");
   CHECK(info.exit_code == 0);
   CHECK(info.output.find("cosae model cosae-tiny") != std::string::npos);
-  CHECK(info.output.find("q4 0.013 (default)") != std::string::npos);  // the level encode uses without -q
+  // The levels encode uses without -q: under the detail layer, and without it.
+  CHECK(info.output.find("q1 0.0018 (default)") != std::string::npos);
+  CHECK(info.output.find("q4 0.013 (default with -d 0)") != std::string::npos);
   // The same folder again without --resume: refused, the run kept.
   CHECK(run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + run +
                 " --config tiny --steps 3 --crop 32 --device cpu").exit_code == 2);
@@ -132,6 +134,12 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   INFO(enc.output);
   CHECK(enc.exit_code == 0);
   CHECK(enc.output.find("\"bpp\"") != std::string::npos);
+  CHECK(enc.output.find("\"detail\":14") != std::string::npos);  // the detail layer by default
+  const auto alone = run_cli("encode " + sample + " -o " + (dir / "n.cosae") + " -d 0 --json" + model);
+  CHECK(alone.output.find("\"detail\":0") != std::string::npos);
+  CHECK(alone.output.find("\"quality\":4") != std::string::npos);
+  CHECK(run_cli("encode " + sample + " -o " + (dir / "x.cosae") + " -d 49" + model).exit_code == 2);
+  CHECK_FALSE(cosae_test::exists(dir / "x.cosae"));
   const auto dec = run_cli("decode " + (dir / "c.cosae") + " -o " + (dir / "c.png") + " --reference " + sample + model);
   CHECK(dec.exit_code == 0);
   CHECK(dec.output.find("PSNR") != std::string::npos);

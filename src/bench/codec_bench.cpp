@@ -108,6 +108,7 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       encode_options.quality = result.quality;
       encode_options.coding = variant.coding;
       encode_options.detail_level = variant.detail;
+      if (variant.detail != 0 && o.quality == 0) encode_options.quality = codec::default_quality(model.net->config, variant.detail);
       for (int i = 0; i < o.warmup + o.repeats; ++i) {
         codec::CodecTimings te, td;
         auto t0 = std::chrono::steady_clock::now();

@@ -38,6 +38,10 @@ Coding coding_from_name(const std::string& name) {
   COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive, cell-gains or auto");
 }
 
+int default_quality(const model::ModelConfig& config, int detail_level) {
+  return detail_level != 0 ? config.nearest_quality(kDetailBaseLambda) : config.default_quality();
+}
+
 const char* coding_name(Coding coding) {
   switch (coding) {
     case Coding::cartesian: return "cartesian";
@@ -132,7 +136,7 @@ std::vector<ByteSpan> spans_of(const Payload& payload) {
 
 std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptions& options, CodecTimings* timings) {
   EncodeOptions o = options;
-  o.quality = m.net->config.quality_or_default(o.quality);
+  if (o.quality == 0) o.quality = default_quality(m.net->config, o.detail_level);
   check_quality(m, o.quality);
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();

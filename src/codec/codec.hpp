@@ -26,8 +26,17 @@ enum class Coding { cartesian, polar, adaptive, cell_gains, smaller };
 Coding coding_from_name(const std::string& name);
 const char* coding_name(Coding coding);
 
+// What `cosae encode` does without -q and -d: the detail layer at kDefaultDetailLevel over the
+// network level nearest kDetailBaseLambda in log (q5 of the shipped model, the best base of
+// those measured; README, "Detail layer").
+inline constexpr int kDefaultDetailLevel = 14;
+inline constexpr double kDetailBaseLambda = 0.0018;
+// The level encode uses when asked for none (quality 0): with a detail layer the one nearest
+// kDetailBaseLambda, without one the model's default (ModelConfig::default_quality).
+int default_quality(const model::ModelConfig& config, int detail_level);
+
 struct EncodeOptions {
-  int quality = 0;  // 1 .. the model's number of levels; 0 = the model's default (ModelConfig::default_quality)
+  int quality = 0;  // 1 .. the model's number of levels; 0 = default_quality(config, detail_level)
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
   Coding coding = Coding::smaller;
   // Encoder effort: gradient steps on the latent before coding (codec/refine.hpp), for a lower
