@@ -7,6 +7,7 @@
 #include "bench/codec_bench.hpp"
 #include "bench/synthesis_bench.hpp"
 #include "bench/train_bench.hpp"
+#include "codec/codec.hpp"
 #include "command.hpp"
 #include "common/device.hpp"
 #include "cosae/bitstream.hpp"
@@ -32,7 +33,7 @@ struct BenchCodecOptions {
   std::string config = "default";
   std::vector<std::string> sizes = {"kodak", "4k"};
   int quality = 0;  // 0: the model's default level
-  int detail = 16;
+  int detail = codec::kDefaultDetailLevel;
   int repeats = 3;
   std::string json;
 };
@@ -68,7 +69,7 @@ class BenchCommand : public Command {
         ->capture_default_str();
     codec->add_option("-q,--quality", codec_.quality, "Quality level; default: the model's default (as cosae encode)")
         ->check(CLI::Range(1, 64));
-    codec->add_option("--detail", codec_.detail, "Detail level of the cosae-detail row (0: no such row)")
+    codec->add_option("--detail", codec_.detail, "Detail level of the cosae-detail row, over the level encode would use (0: no such row)")
         ->capture_default_str()
         ->check(CLI::Range(0, kMaxDetailLevel));
     codec->add_option("--repeats", codec_.repeats, "Timed runs (median reported)")

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "codec/codec.hpp"
+
 namespace cosae::bench {
 
 struct CodecBenchOptions {
@@ -16,7 +18,7 @@ struct CodecBenchOptions {
   std::string config = "default";     // preset for an untrained model (speed does not depend on training)
   std::vector<std::string> sizes = {"kodak", "4k"};
   int quality = 0;                    // 0 = the model's default level
-  int detail = 16;                    // the cosae-detail row's detail level (0: no such row)
+  int detail = codec::kDefaultDetailLevel;  // the cosae-detail row's detail level (0: no such row), as encode's default
   int warmup = 1;
   int repeats = 3;
 };
