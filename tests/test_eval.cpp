@@ -122,6 +122,35 @@ TEST_CASE("eval JSON and CSV hold every sample", "[eval]") {
   CHECK(csv.rfind("codec,setting,image,", 0) == 0);
 }
 
+TEST_CASE("eval --detail makes each quality level a curve over the detail levels", "[eval][detail]") {
+  Fixture f;
+  auto o = f.options();
+  o.qualities = {2, 5};
+  o.detail_levels = {0, 24};
+  const auto r = eval::evaluate(o);
+  REQUIRE(r.samples.size() == 8);  // 2 images x 2 levels x 2 detail levels
+  auto m = codec::load_codec_model(f.model, torch::kCPU);
+  REQUIRE(r.curves.size() == 2);
+  CHECK(r.curves[0].codec == m.id + "/q2+detail");
+  CHECK(r.curves[1].codec == m.id + "/q5+detail");
+  for (const auto& c : r.curves) {
+    REQUIRE(c.points.size() == 2);
+    CHECK(c.points[0].setting == "d0");
+    CHECK(c.points[1].setting == "d24");
+    CHECK(c.points[1].bpp > c.points[0].bpp);
+    CHECK(c.points[1].psnr > c.points[0].psnr);
+  }
+  // d0 is the level alone: the same bytes as the plain sweep's point.
+  const Image image = read_png(f.data + "/b.png");
+  const auto it = std::find_if(r.samples.begin(), r.samples.end(), [&](const eval::Sample& s) {
+    return s.image == "b.png" && s.codec == m.id + "/q5+detail" && s.setting == "d0";
+  });
+  REQUIRE(it != r.samples.end());
+  CHECK(it->bytes == codec::encode(image, m, {5}).size());
+  o.detail_levels = {kMaxDetailLevel + 1};
+  CHECK(cosae_test::expect_error([&] { eval::evaluate(o); }).kind() == ErrorKind::usage);
+}
+
 TEST_CASE("eval --unquantized decodes each image from its unrounded latent at the top level", "[eval]") {
   Fixture f;
   auto o = f.options();

@@ -1,7 +1,8 @@
 // Image <-> .cosae bitstream with a CodecModel: pad to a multiple of D, encoder, symbols
 // (Cartesian: per channel round(y - median); polar: amplitude and phase per frequency, see
-// codec/polar.hpp), rANS with the model's integer CDF tables, bitstream container. Entropy
-// decoding uses only integer tables, so symbols decode identically on any device.
+// codec/polar.hpp), rANS with the model's integer CDF tables, bitstream container; then,
+// optionally, the detail layer over the decoded base (codec/detail.hpp). Entropy decoding uses
+// only integer tables, so symbols decode identically on any device.
 #pragma once
 
 #include <cstdint>
@@ -49,8 +50,8 @@ struct EncodeOptions {
 
 // Where a coding's time went (seconds; the network part includes host <-> device copies).
 // image_s: the image's conversion to or from a float tensor and its transfer to or from the
-// device. The detail layer's coding counts as entropy coding, and its encoder's decode of the
-// base as network time.
+// device. The detail layer's coding counts as entropy coding; the encoder's decode of its own
+// base is split like a decode's.
 struct CodecTimings {
   double network_s = 0;
   double entropy_s = 0;
