@@ -91,10 +91,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
                                             std::min<int64_t>(stream_count, C / 2))[0];
   }
-  if (data[3] & 0x80) {  // a detail layer: one more stream, the payload bytes again
+  if (data[3] & 0x80) {  // a detail layer: one stream per coded channel, the payload bytes again
     header.detail_level = 1 + (data[3] >> 3) % 16 * 3;
-    header.detail_streams = 1;
-    streams.emplace_back(data + 6, data + size);
+    header.detail_streams = header.channels <= 2 ? 1 : (data[5] & 8 ? 2 : 3);  // 2: a wrong count
+    for (int t = 0; t < header.detail_streams; ++t)
+      streams.emplace_back(data + 6 + (size - 6) * t / header.detail_streams,
+                           data + 6 + (size - 6) * (t + 1) / header.detail_streams);
   }
   const auto bytes = cosae::write_bitstream(header, streams);
   try {
