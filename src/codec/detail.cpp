@@ -86,33 +86,69 @@ int context_of(const int32_t* plane, int64_t i, int64_t bx, int64_t by, int64_t 
   return neighbours * 4 + block;
 }
 
+// The encoder's decisions for one plane: whether it holds any non-zero symbol, each context's
+// adaptive choice, and each block's context.
+struct PlanePlan {
+  bool any = false;
+  int32_t choice[kContexts] = {};
+};
+
+// Plans every plane of `symbols` (planes x blocks, channel-major) at once, in parallel: a
+// block's count of earlier non-zero planes comes from the symbols themselves, so no plane
+// waits for another. contexts[p * blocks + b] is block b's context in plane p.
+std::vector<PlanePlan> plan_planes(const std::vector<int32_t>& symbols, const Layout& l, std::vector<uint8_t>& contexts) {
+  const int64_t n = l.blocks();
+  std::vector<uint8_t> earlier(symbols.size());  // non-zero planes before this one in the block's channel
+  parallel_for(0, l.channels * n, 1 << 12, [&](int64_t begin, int64_t end) {
+    for (int64_t cb = begin; cb < end; ++cb) {
+      const int64_t c = cb / n, b = cb % n;
+      uint8_t count = 0;
+      for (int p = 0; p < kBlockCoefficients; ++p) {
+        const auto i = static_cast<std::size_t>((c * kBlockCoefficients + p) * n + b);
+        earlier[i] = count;
+        count = static_cast<uint8_t>(count + (symbols[i] != 0));
+      }
+    }
+  });
+  contexts.resize(symbols.size());
+  std::vector<PlanePlan> plans(static_cast<std::size_t>(l.planes()));
+  parallel_for(0, l.planes(), 1, [&](int64_t p0, int64_t p1) {
+    std::vector<int32_t> by_context[kContexts];
+    for (int64_t p = p0; p < p1; ++p) {
+      const int32_t* plane = symbols.data() + p * n;
+      auto& plan = plans[static_cast<std::size_t>(p)];
+      plan.any = std::any_of(plane, plane + n, [](int32_t v) { return v != 0; });
+      if (!plan.any) continue;
+      for (auto& v : by_context) v.clear();
+      for (int64_t by = 0, i = 0; by < l.bh; ++by)
+        for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
+          const auto at = static_cast<std::size_t>(p * n + i);
+          const int k = context_of(plane, i, bx, by, l.bw, earlier[at]);
+          contexts[at] = static_cast<uint8_t>(k);
+          by_context[k].push_back(plane[i]);
+        }
+      for (int k = 0; k < kContexts; ++k)
+        plan.choice[k] = laplace_choice(by_context[k].data(), static_cast<int64_t>(by_context[k].size()));
+    }
+  });
+  return plans;
+}
+
 // One channel's 64 planes in raster (u, v) order. Each plane: whether it holds any non-zero
 // symbol (the adaptive choice table's 0 or 1: a bit for an all-zero plane), then, if so, the
 // choices of its contexts and its symbols.
-void put_channel(entropy::RansEncoder& coder, const int32_t* planes, const Layout& l) {
-  std::vector<int32_t> earlier(static_cast<std::size_t>(l.blocks()), 0);  // non-zero planes so far, per block
-  std::vector<uint8_t> context(static_cast<std::size_t>(l.blocks()));
+void put_channel(entropy::RansEncoder& coder, const int32_t* planes, const PlanePlan* plans, const uint8_t* contexts,
+                 const Layout& l) {
   for (int p = 0; p < kBlockCoefficients; ++p) {
+    const PlanePlan& plan = plans[p];
+    coder.put(plan.any ? 1 : 0, adaptive_choice_table());
+    if (!plan.any) continue;
+    for (int k = 0; k < kContexts; ++k) coder.put(plan.choice[k], adaptive_choice_table());
     const int32_t* plane = planes + p * l.blocks();
-    const bool any = std::any_of(plane, plane + l.blocks(), [](int32_t v) { return v != 0; });
-    coder.put(any ? 1 : 0, adaptive_choice_table());
-    if (!any) continue;
-    std::vector<int32_t> by_context[kContexts];
-    for (int64_t by = 0, i = 0; by < l.bh; ++by)
-      for (int64_t bx = 0; bx < l.bw; ++bx, ++i) {
-        const int k = context_of(plane, i, bx, by, l.bw, earlier[static_cast<std::size_t>(i)]);
-        context[static_cast<std::size_t>(i)] = static_cast<uint8_t>(k);
-        by_context[k].push_back(plane[i]);
-      }
-    int32_t choice[kContexts];
-    for (int k = 0; k < kContexts; ++k) {
-      choice[k] = laplace_choice(by_context[k].data(), static_cast<int64_t>(by_context[k].size()));
-      coder.put(choice[k], adaptive_choice_table());
-    }
+    const uint8_t* context = contexts + p * l.blocks();
     for (int64_t i = 0; i < l.blocks(); ++i) {
-      const int32_t c = choice[context[static_cast<std::size_t>(i)]];
+      const int32_t c = plan.choice[context[i]];
       if (c != 0) coder.put(plane[i], adaptive_laplace_table(c - 2));
-      earlier[static_cast<std::size_t>(i)] += plane[i] != 0;
     }
   }
 }
@@ -198,11 +234,15 @@ std::vector<std::vector<uint8_t>> encode_detail(const Image& original, const Ima
         }
       }
   });
+  std::vector<uint8_t> contexts;
+  const auto plans = plan_planes(symbols, l, contexts);
   std::vector<std::vector<uint8_t>> streams(static_cast<std::size_t>(C));
   parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       entropy::RansEncoder coder;
-      put_channel(coder, symbols.data() + c * kBlockCoefficients * l.blocks(), l);
+      const int64_t first = c * kBlockCoefficients;
+      put_channel(coder, symbols.data() + first * l.blocks(), plans.data() + first,
+                  contexts.data() + first * l.blocks(), l);
       streams[static_cast<std::size_t>(c)] = coder.finish();
     }
   });
