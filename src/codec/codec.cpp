@@ -138,6 +138,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   EncodeOptions o = options;
   if (o.quality == 0) o.quality = default_quality(m.net->config, o.detail_level);
   check_quality(m, o.quality);
+  if (o.detail_level != 0) detail_step(o.detail_level);  // refuses a level out of range before any work
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();
   auto x = image_to_tensor(image, o.alpha, m.device);
@@ -188,7 +189,6 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   header.channels = image.channels;
   header.bit_depth = image.bit_depth;
   if (o.detail_level != 0) {
-    detail_step(o.detail_level);  // refuses a level out of range before the work
     const Image base = decode_base(spans_of(payload), header, m, t);
     const auto detail_start = Clock::now();
     auto detail = encode_detail(image, base, o.detail_level);

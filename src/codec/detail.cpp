@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "codec/adaptive.hpp"
+#include "common/block_transform.hpp"
 #include "common/parallel.hpp"
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
@@ -21,26 +22,13 @@ constexpr int kBlockCoefficients = B * B;
 // no better).
 constexpr double kRounding = 0.35;
 
-// The orthonormal DCT-II matrix: T[u][x] = a(u) cos((2x + 1) u pi / 2B).
-const std::array<double, kBlockCoefficients>& dct_matrix() {
-  static const std::array<double, kBlockCoefficients> t = [] {
-    std::array<double, kBlockCoefficients> m{};
-    const double pi = std::acos(-1.0);
-    for (int u = 0; u < B; ++u)
-      for (int x = 0; x < B; ++x)
-        m[u * B + x] = (u == 0 ? std::sqrt(1.0 / B) : std::sqrt(2.0 / B)) * std::cos((2 * x + 1) * u * pi / (2 * B));
-    return m;
-  }();
+// The 8x8 DCT-II and the colour basis (common/block_transform.hpp), built once.
+const std::vector<double>& dct_matrix() {
+  static const std::vector<double> t = orthonormal_dct_matrix(B);
   return t;
 }
-
-// The orthonormal colour transform (rows: luma, two colour differences); its inverse is its
-// transpose.
 const std::array<std::array<double, 3>, 3>& colour_matrix() {
-  static const std::array<std::array<double, 3>, 3> m = [] {
-    const double a = 1 / std::sqrt(3.0), b = 1 / std::sqrt(2.0), c = 1 / std::sqrt(6.0);
-    return std::array<std::array<double, 3>, 3>{{{a, a, a}, {b, 0, -b}, {c, -2 * c, c}}};
-  }();
+  static const auto m = orthonormal_colour_basis();
   return m;
 }
 

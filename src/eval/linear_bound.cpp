@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "common/block_transform.hpp"
 #include "cosae/error.hpp"
 
 namespace cosae::eval {
@@ -18,12 +19,10 @@ torch::Tensor to_tensor(const Image& rgb8) {  // [3, H, W] float64 in [0, 255]
 
 LinearBound::LinearBound(int block) : block_(block) {
   COSAE_CHECK(block >= 1 && block <= 1024, usage, "linear bound: block side ", block, " outside 1..1024");
-  auto k = torch::arange(block, torch::kDouble).unsqueeze(1);
-  auto n = torch::arange(block, torch::kDouble).unsqueeze(0);
-  dct_ = torch::cos(M_PI * (2 * n + 1) * k / (2.0 * block)) * std::sqrt(2.0 / block);
-  dct_[0] /= std::sqrt(2.0);
-  colour_ = torch::tensor({1.0, 1.0, 1.0, 1.0, 0.0, -1.0, 1.0, -2.0, 1.0}, torch::kDouble).view({3, 3});
-  colour_ = colour_ / colour_.norm(2, {1}, /*keepdim=*/true);
+  dct_ = torch::tensor(orthonormal_dct_matrix(block), torch::kDouble).view({block, block});
+  std::vector<double> colour;
+  for (const auto& row : orthonormal_colour_basis()) colour.insert(colour.end(), row.begin(), row.end());
+  colour_ = torch::tensor(colour, torch::kDouble).view({3, 3});
   energy_ = torch::zeros({3, block, block}, torch::kDouble);
 }
 
