@@ -44,6 +44,8 @@ void write_png(const std::string& path, const Image& image);
 // The format is recognised from the bytes, not the name. "-" reads standard input.
 // Without OpenCV, a non-PNG image throws ErrorKind::unavailable.
 Image read_image(const std::string& path);
+// The same, from a file's bytes in memory.
+Image decode_image(const uint8_t* data, std::size_t size);
 // Format chosen from the extension, case-insensitively (.png always; .jpg/.jpeg/.webp/.tif/
 // .tiff/.bmp/.ppm/.pgm need OpenCV; anything else is a usage error). "-" writes PNG to stdout.
 void write_image(const std::string& path, const Image& image);

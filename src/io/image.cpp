@@ -66,19 +66,23 @@ void write_png(const std::string& path, const Image& image) {
   write_file_atomic(path, encoded.data(), encoded.size());
 }
 
+Image decode_image(const uint8_t* data, std::size_t size) {
+  COSAE_CHECK(size > 0, bad_input, "empty file (0 bytes)");
+  if (io_detail::has_png_signature(data, size)) return decode_png(data, size);
+#if defined(COSAE_WITH_OPENCV)
+  return opencv_io::decode_image(data, size);
+#else
+  const std::vector<uint8_t> head(data, data + std::min<std::size_t>(size, 16));
+  COSAE_CHECK(!looks_like_other_image_format(head), unavailable,
+              "only PNG is supported in this build (built without OpenCV)");
+  COSAE_FAIL(bad_input, "not a PNG file, and only PNG is supported in this build (built without OpenCV)");
+#endif
+}
+
 Image read_image(const std::string& path) {
   const std::vector<uint8_t> bytes = read_file(path);
-  return io_detail::with_source_name(io_detail::display_name(path, false), [&]() -> Image {
-    COSAE_CHECK(!bytes.empty(), bad_input, "empty file (0 bytes)");
-    if (io_detail::has_png_signature(bytes.data(), bytes.size())) return decode_png(bytes.data(), bytes.size());
-#if defined(COSAE_WITH_OPENCV)
-    return opencv_io::decode_image(bytes.data(), bytes.size());
-#else
-    COSAE_CHECK(!looks_like_other_image_format(bytes), unavailable,
-                "only PNG is supported in this build (built without OpenCV)");
-    COSAE_FAIL(bad_input, "not a PNG file, and only PNG is supported in this build (built without OpenCV)");
-#endif
-  });
+  return io_detail::with_source_name(io_detail::display_name(path, false),
+                                     [&] { return decode_image(bytes.data(), bytes.size()); });
 }
 
 void write_image(const std::string& path, const Image& image) {

@@ -55,7 +55,8 @@ using DirectoryId = std::pair<dev_t, ino_t>;
 
 // Depth first, subdirectories in name order, so which path reaches a directory linked twice
 // does not depend on readdir's order.
-void scan_directory(const std::string& dir, std::set<DirectoryId>& visited, std::vector<std::string>& images) {
+void scan_directory(const std::string& dir, std::set<DirectoryId>& visited, const FileNameFilter& wanted,
+                    std::vector<std::string>& images) {
   DIR* handle = ::opendir(dir.c_str());
   COSAE_CHECK(handle != nullptr, io, "cannot read directory ", dir, ": ", std::strerror(errno));
   std::vector<std::pair<std::string, DirectoryId>> subdirectories;
@@ -67,14 +68,14 @@ void scan_directory(const std::string& dir, std::set<DirectoryId>& visited, std:
     if (::stat(path.c_str(), &info) != 0) continue;  // dangling link or vanished entry
     if (S_ISDIR(info.st_mode)) {
       subdirectories.emplace_back(path, DirectoryId{info.st_dev, info.st_ino});
-    } else if (S_ISREG(info.st_mode) && has_image_extension(name)) {
+    } else if (S_ISREG(info.st_mode) && wanted(name)) {
       images.push_back(path);
     }
   }
   ::closedir(handle);  // before recursing: deep trees must not hold one descriptor per level
   std::sort(subdirectories.begin(), subdirectories.end());
   for (const auto& [path, id] : subdirectories) {
-    if (visited.insert(id).second) scan_directory(path, visited, images);
+    if (visited.insert(id).second) scan_directory(path, visited, wanted, images);
   }
 }
 
@@ -101,18 +102,24 @@ uint64_t mix64(uint64_t z) {
 
 }  // namespace
 
-std::vector<std::string> list_images(const std::string& dir) {
+std::vector<std::string> list_files(const std::string& dir, const FileNameFilter& wanted) {
   struct stat info {};
-  COSAE_CHECK(!dir.empty(), usage, "no training image folder given");
+  COSAE_CHECK(!dir.empty(), usage, "no image folder given");
   if (::stat(dir.c_str(), &info) != 0) {
     COSAE_CHECK(errno != ENOENT, usage, "image folder ", dir, " does not exist");
     COSAE_FAIL(io, "cannot access image folder ", dir, ": ", std::strerror(errno));
   }
   COSAE_CHECK(S_ISDIR(info.st_mode), usage, dir, " is not a directory (expected a folder of images)");
   std::set<DirectoryId> visited{{info.st_dev, info.st_ino}};
-  std::vector<std::string> images;
-  scan_directory(dir, visited, images);
-  std::sort(images.begin(), images.end());
+  std::vector<std::string> files;
+  scan_directory(dir, visited, wanted, files);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::string> list_images(const std::string& dir) {
+  COSAE_CHECK(!dir.empty(), usage, "no training image folder given");
+  std::vector<std::string> images = list_files(dir, has_image_extension);
   std::string looked_for;
   for (const char* extension : kImageExtensions) looked_for += (looked_for.empty() ? "" : " ") + std::string(extension);
   COSAE_CHECK(!images.empty(), bad_input, "no images found in ", dir, " (looked for ", looked_for, ")");

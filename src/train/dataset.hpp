@@ -36,6 +36,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,11 @@ namespace cosae::train {
 // '.' are skipped (e.g. macOS "._x.jpg" resource forks). A missing `dir` or a non-directory
 // is a usage error, an unreadable directory an io error, no image at all bad_input.
 std::vector<std::string> list_images(const std::string& dir);
+
+// Files under `dir` whose name (without its folder) `wanted` accepts, by the same walk and
+// order as list_images; an empty result is no error.
+using FileNameFilter = std::function<bool(const std::string& name)>;
+std::vector<std::string> list_files(const std::string& dir, const FileNameFilter& wanted);
 
 struct LoaderOptions {
   int batch = 16;               // samples per step (per rank)
