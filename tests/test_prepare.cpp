@@ -74,10 +74,23 @@ PrepareOptions small_options(const std::string& input, const std::string& out) {
 
 struct Collected {
   std::vector<std::string> warnings;
-  cosae::train::WarningSink sink() {
-    return [this](const std::string& message) { warnings.push_back(message); };
+  std::vector<cosae::train::Notice> kinds;
+  cosae::train::NoticeSink sink() {
+    return [this](cosae::train::Notice kind, const std::string& message) {
+      kinds.push_back(kind);
+      warnings.push_back(message);
+    };
   }
 };
+
+// An image of the data set, from its manifest entry.
+std::string output_path(const std::string& out, const nlohmann::json& entry) {
+  return out + "/" + entry["file"].get<std::string>();
+}
+std::string shard_of(const nlohmann::json& entry) {
+  const std::string file = entry["file"];
+  return file.substr(0, file.find_last_of('/'));
+}
 
 }  // namespace
 
@@ -141,12 +154,14 @@ TEST_CASE("prepare writes shards within the byte limit and a manifest", "[prepar
   std::map<std::string, int64_t> shard_bytes;
   int64_t total = 0;
   for (const auto& entry : manifest["images"]) {
-    const std::string path = directory / ("out/" + entry["shard"].get<std::string>() + "/" + entry["file"].get<std::string>());
+    const std::string path = output_path(directory / "out", entry);
     CHECK(file_size(path) == entry["bytes"].get<int64_t>());
     const Image written = cosae::read_png(path);
     CHECK(written.width == entry["width"].get<int>());
     CHECK(written.height == entry["height"].get<int>());
-    shard_bytes[entry["shard"]] += entry["bytes"].get<int64_t>();
+    CHECK(shard_of(entry).rfind("train/shard-", 0) == 0);
+    CHECK(entry["split"] == "train");
+    shard_bytes[shard_of(entry)] += entry["bytes"].get<int64_t>();
     total += entry["bytes"].get<int64_t>();
   }
   // Sources in order: a/photo0..4 then b/photo0, which is alone in the last shard.
@@ -154,7 +169,7 @@ TEST_CASE("prepare writes shards within the byte limit and a manifest", "[prepar
   CHECK(manifest["images"][0]["width"] == 32);
   CHECK(manifest["images"][0]["height"] == 24);
   CHECK(manifest["images"][5]["width"] == 100);
-  const std::string last_shard = manifest["images"][5]["shard"];
+  const std::string last_shard = shard_of(manifest["images"][5]);
   CHECK(shard_bytes[last_shard] == manifest["images"][5]["bytes"].get<int64_t>());
   for (const auto& [shard, bytes] : shard_bytes)
     if (shard != last_shard) CHECK(bytes <= options.max_shard_bytes);
@@ -206,7 +221,7 @@ TEST_CASE("prepare divides small images by less with --min-downscale and skips r
     CHECK(summary.written == 1);
     CHECK(summary.skipped == 3);
     REQUIRE(collected.warnings.size() == 3);
-    CHECK(contains(collected.warnings[0], "b-copy.png: the same pixels as "));
+    CHECK(contains(collected.warnings[0], "b-copy.png: the same picture as "));
     CHECK(contains(collected.warnings[0], "a-big.png"));
     CHECK(contains(collected.warnings[1], "c-middle.png"));
     CHECK(contains(collected.warnings[1], "min-side"));
@@ -224,8 +239,7 @@ TEST_CASE("prepare divides small images by less with --min-downscale and skips r
     CHECK(manifest["images"][1]["downscale"] == 3.0);
     CHECK(manifest["images"][1]["width"] == 8);
     CHECK(manifest["options"]["min_downscale"] == 2.0);
-    const std::string written = directory / ("out/" + manifest["images"][1]["shard"].get<std::string>() + "/" +
-                                             manifest["images"][1]["file"].get<std::string>());
+    const std::string written = output_path(directory / "out", manifest["images"][1]);
     CHECK(cosae::read_png(written).samples == area_downscale(middle, 8, 8).samples);
     REQUIRE(collected.warnings.size() == 2);
     CHECK(contains(collected.warnings[1], "d-small.png: 6x6 after downscaling"));
@@ -272,8 +286,7 @@ TEST_CASE("prepare refuses an existing data set unless asked to overwrite", "[pr
   // Overwriting with fewer sources removes the files only the old manifest listed.
   const std::string dropped = directory / "in/photo2.png";
   const auto old_manifest = read_json(directory / "out/manifest.json");
-  const std::string dropped_output = directory / ("out/" + old_manifest["images"][2]["shard"].get<std::string>() +
-                                                  "/" + old_manifest["images"][2]["file"].get<std::string>());
+  const std::string dropped_output = output_path(directory / "out", old_manifest["images"][2]);
   REQUIRE(cosae_test::exists(dropped_output));
   REQUIRE(::unlink(dropped.c_str()) == 0);
   options.overwrite = true;
@@ -297,8 +310,7 @@ TEST_CASE("prepare output does not depend on the thread count", "[prepare]") {
   const auto manifest = cosae::read_file(directory / "one/manifest.json");
   REQUIRE(manifest == cosae::read_file(directory / "two/manifest.json"));
   for (const auto& entry : read_json(directory / "one/manifest.json")["images"]) {
-    const std::string relative = entry["shard"].get<std::string>() + "/" + entry["file"].get<std::string>();
-    CHECK(cosae::read_file(directory / ("one/" + relative)) == cosae::read_file(directory / ("two/" + relative)));
+    CHECK(cosae::read_file(output_path(directory / "one", entry)) == cosae::read_file(output_path(directory / "two", entry)));
   }
 }
 
@@ -312,8 +324,34 @@ TEST_CASE("cosae prepare on the command line", "[prepare][cli]") {
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(read_json(directory / "out/manifest.json")["images"][0]["width"] == 300);
   const auto log = cosae::read_file(directory / "log.txt");
-  CHECK(contains(std::string(log.begin(), log.end()), "prepared 2 images (0 skipped) in 1 shards"));
+  CHECK(contains(std::string(log.begin(), log.end()), "prepared 2 images (0 held out, 0 skipped) in 1 shards"));
   status = std::system(command.c_str());
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 2);  // usage: existing data set without --force
 }
+
+#if defined(COSAE_WITH_OPENCV)
+TEST_CASE("prepare --format webp writes the same pixels, losslessly and smaller", "[prepare]") {
+  TemporaryDirectory directory;
+  cosae_test::make_dirs(directory / "in");
+  // A smooth gradient with a little noise: compressible, as photos are.
+  Image image{160, 120, 3, 8, {}};
+  const Image noise = random_image(160, 120, 3, 8, 5);
+  for (std::size_t i = 0; i < noise.samples.size(); ++i)
+    image.samples.push_back(static_cast<uint16_t>((i / 3 % 160) + noise.samples[i] % 8));
+  cosae::write_png(directory / "in/g.png", image);
+  auto options = small_options(directory / "in", directory / "png");
+  options.downscale = 1.0;
+  prepare_dataset(options, {});
+  options.out = directory / "webp";
+  options.format = "webp";
+  prepare_dataset(options, {});
+  const auto png = read_json(directory / "png/manifest.json")["images"][0];
+  const auto webp = read_json(directory / "webp/manifest.json")["images"][0];
+  CHECK(webp["file"].get<std::string>().size() > 5);
+  CHECK(webp["file"].get<std::string>().substr(webp["file"].get<std::string>().size() - 5) == ".webp");
+  CHECK(webp["pixels_sha256"] == png["pixels_sha256"]);
+  CHECK(webp["bytes"].get<int64_t>() < png["bytes"].get<int64_t>());
+  CHECK(cosae::read_image(output_path(directory / "webp", webp)).samples == image.samples);
+}
+#endif
