@@ -4,6 +4,9 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,17 +37,40 @@ inline std::string replace_extension(const std::string& input, const std::string
   return base + extension;
 }
 
-// The output path of each input.
+// (device, inode) of an existing file, to tell the same file behind two paths or a link.
+inline bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa{}, sb{};
+  return a != "-" && b != "-" && ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+// mkdir -p.
+inline void make_folder(const std::string& path) {
+  for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      COSAE_FAIL(io, prefix, ": cannot create the folder: ", std::strerror(errno));
+    if (end == std::string::npos) break;
+  }
+  COSAE_CHECK(is_directory(path), io, path, ": not a folder");
+}
+
+// The output path of each input. -o names a folder when it is one, ends with '/', or there are
+// several inputs; a missing folder is created. No output may be one of the inputs or
+// `keep` (e.g. --reference), whatever path or link reaches it, nor serve two inputs.
 inline std::vector<std::string> output_paths(const std::vector<std::string>& inputs, const std::string& output,
-                                             const std::string& extension) {
+                                             const std::string& extension, const std::vector<std::string>& keep = {}) {
   std::vector<std::string> out;
-  const bool to_dir = !output.empty() && output != "-" && is_directory(output);
-  if (inputs.size() > 1)
-    COSAE_CHECK(output.empty() || to_dir, usage, "several inputs need -o to name an existing folder");
+  const bool to_dir = !output.empty() && output != "-" &&
+                      (is_directory(output) || output.back() == '/' || inputs.size() > 1);
+  std::string dir = output;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (to_dir) make_folder(dir);
   for (const auto& in : inputs) {
     if (to_dir) {
       COSAE_CHECK(in != "-", usage, "standard input needs -o FILE or -o -");
-      out.push_back(replace_extension(in, extension, output));
+      out.push_back(replace_extension(in, extension, dir == "/" ? "" : dir));
+      if (dir == "/") out.back() = "/" + out.back().substr(out.back().find_last_of('/') + 1);
     } else if (!output.empty()) {
       out.push_back(output);
     } else {
@@ -52,7 +78,35 @@ inline std::vector<std::string> output_paths(const std::vector<std::string>& inp
       out.push_back(replace_extension(in, extension));
     }
   }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    for (const auto& protect : inputs)
+      COSAE_CHECK(out[i] == "-" || (!same_file(out[i], protect) && out[i] != protect), usage, out[i], ": is an input (", protect,
+                  "); refusing to write over it");
+    for (const auto& protect : keep)
+      COSAE_CHECK(!same_file(out[i], protect), usage, out[i], ": is ", protect, "; refusing to write over it");
+    for (std::size_t j = 0; j < i; ++j)
+      COSAE_CHECK(out[i] == "-" || out[i] != out[j], usage, inputs[j], " and ", inputs[i],
+                  " would both be written to ", out[i]);
+  }
   return out;
+}
+
+// Codes each input with `code_one(i)`. A file that fails is reported on its own line and the
+// others are still coded, as gzip does; the exit code is then the first failure's.
+template <typename CodeOne>
+int for_each_input(const std::vector<std::string>& inputs, CodeOne&& code_one) {
+  int status = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    try {
+      code_one(i);
+    } catch (const Error& error) {
+      if (inputs.size() == 1) throw;  // one file: main reports it as usual
+      const std::string message = error.what();
+      std::cerr << "cosae: " << (message.rfind(inputs[i], 0) == 0 ? "" : inputs[i] + ": ") << message << "\n";
+      if (status == 0) status = exit_code(error.kind());
+    }
+  }
+  return status;
 }
 
 struct CodecRunOptions {
@@ -79,9 +133,10 @@ struct CodecRun {
 };
 
 // Checks the options, applies --threads and --device, and loads the model.
-inline CodecRun start_codec_run(const CodecRunOptions& o, const std::string& extension) {
+inline CodecRun start_codec_run(const CodecRunOptions& o, const std::string& extension,
+                                const std::vector<std::string>& keep = {}) {
   CodecRun run;
-  run.outputs = output_paths(o.inputs, o.output, extension);
+  run.outputs = output_paths(o.inputs, o.output, extension, keep);
   for (const auto& out : run.outputs) COSAE_CHECK(!(o.json && out == "-"), usage, "--json and -o - both want stdout");
   if (o.threads > 0) at::set_num_threads(o.threads);
   const auto device = resolve_device(o.device);

@@ -26,18 +26,18 @@ class DecodeCommand : public Command {
   void configure(CLI::App& app) override {
     app.add_option("inputs", opt_.inputs, ".cosae files to decompress ('-' for stdin)")->required();
     app.add_option("-o,--output", opt_.output,
-                   "Output image ('-' for PNG on stdout; the extension picks the format), or a folder for several "
-                   "inputs; default: IN with .png");
+                   "Output image ('-' for PNG on stdout; the extension picks the format), or a folder (created if "
+                   "missing) for several inputs or when it ends with '/'; default: IN with .png. Never an input");
     add_codec_run_options(app, opt_, "Model file the stream was encoded with; default: the default model");
     app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");
   }
 
   int run() override {
     COSAE_CHECK(opt_.reference.empty() || opt_.inputs.size() == 1, usage, "--reference goes with one input");
-    auto run = start_codec_run(opt_, ".png");
+    auto run = start_codec_run(opt_, ".png", {opt_.reference});
     const auto& outputs = run.outputs;
     auto& model = run.model;
-    for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
+    return for_each_input(opt_.inputs, [&](std::size_t i) {
       const auto& in = opt_.inputs[i];
       const auto bytes = read_file(in);
       const auto start = std::chrono::steady_clock::now();
@@ -63,8 +63,7 @@ class DecodeCommand : public Command {
         j["psnr"] = psnr;
       }
       report_file(opt_, text, j);
-    }
-    return 0;
+    });
   }
 
  private:

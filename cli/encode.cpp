@@ -30,7 +30,8 @@ class EncodeCommand : public Command {
   void configure(CLI::App& app) override {
     app.add_option("inputs", opt_.inputs, "Images to compress ('-' for stdin)")->required();
     app.add_option("-o,--output", opt_.output,
-                   "Output file ('-' for stdout), or a folder for several inputs; default: IN with .cosae");
+                   "Output file ('-' for stdout), or a folder (created if missing) for several inputs or when it ends "
+                   "with '/'; default: IN with .cosae. Never one of the inputs");
     app.add_option("-q,--quality", opt_.quality,
                    "Quality level of the network, 1 (smallest) to the model's highest (`cosae info MODEL` lists "
                    "them); default: the level nearest lambda = 0.0018 (q5 of the shipped model), or with -d 0 the one "
@@ -68,7 +69,7 @@ class EncodeCommand : public Command {
     options.refine_steps = opt_.refine_steps;
     options.detail_level = opt_.detail;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
-    for (std::size_t i = 0; i < opt_.inputs.size(); ++i) {
+    return for_each_input(opt_.inputs, [&](std::size_t i) {
       const auto& in = opt_.inputs[i];
       const Image image = read_image(in);
       const auto start = std::chrono::steady_clock::now();
@@ -84,8 +85,7 @@ class EncodeCommand : public Command {
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
                    {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"detail", options.detail_level}, {"coding", opt_.coding}, {"seconds", seconds},
                    {"model", model.id}});
-    }
-    return 0;
+    });
   }
 
  private:

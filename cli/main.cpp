@@ -31,7 +31,8 @@ const SubcommandEntry kSubcommands[] = {
     {"eval", "Rate-distortion evaluation over a dataset (bpp, PSNR, MS-SSIM)", cosae::cli::make_eval_command},
     {"info", "Show build, devices, or what a file holds", cosae::cli::make_info_command},
     {"bench", "Benchmarks (printed table, optional JSON)", cosae::cli::make_bench_command},
-    {"prepare", "Turn folders of photos into downscaled PNG training shards", cosae::cli::make_prepare_command},
+    {"prepare", "Build a training corpus (folders or a recipe): downscaled shards and a held-out set",
+     cosae::cli::make_prepare_command},
     {"convert", "Rewrite a model file with f16/bf16 (or f32) weights", cosae::cli::make_convert_command},
 };
 

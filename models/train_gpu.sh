@@ -17,11 +17,14 @@
 #                                        the focal frequency loss, and one model for one quality
 #                                        (lambda of q3) given a sixth of the steps, the same GPU
 #                                        time per level as six such models
-#   models/train_gpu.sh stage DIR...     copy DIR... (sent with this command) into $DATA: a
+#   models/train_gpu.sh stage DIR...     bring DIR... (sent with this command) into place: a
 #                                        training set larger than one command can receive
 #                                        travels in parts, one command each, before "start"
-#                                        (on the same machine); e.g. DATA=/tmp/cosae-train with
-#                                        the shards of cosae prepare --max-shard-mb 20
+#                                        (on the same machine). Corpus v2's lossless WebP shards
+#                                        (README, "Training data") are unpacked to PNG under
+#                                        $CORPUS (/tmp/cosae-corpus): train with
+#                                        DATA=/tmp/cosae-corpus/train; PNG folders are copied
+#                                        into $DATA
 #   models/train_gpu.sh watch SECONDS   sample GPU busy % and memory, print progress
 #   models/train_gpu.sh evaluate DIR...  once the runs have ended: cosae eval of INIT's model (when
 #                                        given) and each run's model on each DIR (held-out
@@ -199,13 +202,25 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
     collect
     ;;
   stage)
+    # A corpus shard of lossless WebP (cosae prepare --format webp) is unpacked to PNG under
+    # $CORPUS, keeping its place (train/shard-NNNN, heldout) and checked against the manifest
+    # carried with the first part; a folder of PNG is copied into $DATA as it is.
     shift
     (( $# )) || { echo "stage: which folders?" >&2; exit 2; }
+    CORPUS=${CORPUS:-/tmp/cosae-corpus}
+    MANIFEST=${MANIFEST:-data/corpus-v2/manifest.json}
     for d in "$@"; do
       [[ -d $d ]] || { echo "stage: $d: no such folder (carried?)" >&2; exit 2; }
-      mkdir -p "$DATA/$(basename "$d")" && cp -r "$d/." "$DATA/$(basename "$d")/" || exit 1
+      if compgen -G "$d/*.webp" >/dev/null; then
+        [[ -f $MANIFEST ]] || { echo "stage: $MANIFEST: carry the corpus manifest first" >&2; exit 2; }
+        python3 models/stage_corpus.py "$MANIFEST" "$CORPUS" "$d" || exit 1
+      else
+        mkdir -p "$DATA/$(basename "$d")" && cp -r "$d/." "$DATA/$(basename "$d")/" || exit 1
+      fi
     done
-    echo "staged in $DATA: $(find "$DATA" -name '*.png' | wc -l) PNG files, $(du -sh "$DATA" | cut -f1)"
+    for folder in "$CORPUS" "$DATA"; do
+      [[ -d $folder ]] && echo "staged in $folder: $(find "$folder" -name '*.png' | wc -l) PNG files, $(du -sh "$folder" | cut -f1)"
+    done
     ;;
   study)
     steps=${2:?steps}

@@ -1,5 +1,6 @@
 // End-to-end checks of the `cosae` binary: help, version, exit codes, one-line errors.
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "catch_compat.hpp"
+#include "cosae/image.hpp"
 #include "temp_dir.hpp"
 
 namespace {
@@ -151,6 +153,38 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   // A truncated stream: exit 3, and no output file.
   CHECK(run_cli("decode " + sample + " -o " + (dir / "bad.png") + model).exit_code == 3);
   CHECK_FALSE(cosae_test::exists(dir / "bad.png"));
+
+  // Never over an input: the same path, another path to it, a link to it, --reference.
+  const std::string copy = dir / "in.png";
+  REQUIRE(run_cli("decode " + (dir / "c.cosae") + " -o " + copy + " --quiet" + model).exit_code == 0);
+  const auto before = cosae::read_file(copy);
+  REQUIRE(::symlink(copy.c_str(), (dir / "link.cosae").c_str()) == 0);
+  for (const std::string& target : {copy, dir / "./in.png", dir / "link.cosae"}) {
+    INFO(target);
+    const auto over = run_cli("encode " + copy + " -o " + target + model);
+    CHECK(over.exit_code == 2);
+    CHECK(over.output.find("refusing to write over it") != std::string::npos);
+  }
+  CHECK(run_cli("decode " + (dir / "c.cosae") + " -o " + copy + " --reference " + copy + model).exit_code == 2);
+  CHECK(cosae::read_file(copy) == before);
+
+  // A batch codes every good file, reports each bad one, and exits non-zero at the end; -o DIR/
+  // is created when missing, and paths come out clean.
+  const std::string broken = dir / "broken.png";
+  std::ofstream(broken) << "not a png";
+  const auto batch = run_cli("encode " + sample + " " + broken + " " + copy + " -o " + (dir / "out/") + " -q 1 --json" + model);
+  INFO(batch.output);
+  CHECK(batch.exit_code == 3);
+  CHECK(cosae_test::exists(dir / "out/chelsea.cosae"));
+  CHECK(cosae_test::exists(dir / "out/in.cosae"));
+  CHECK_FALSE(cosae_test::exists(dir / "out/broken.cosae"));
+  CHECK(batch.output.find("broken.png") != std::string::npos);
+  CHECK(batch.output.find("//") == std::string::npos);
+  CHECK(batch.output.find("\"output\":\"" + (dir / "out/in.cosae") + "\"") != std::string::npos);
+  CHECK(run_cli("encode " + sample + " " + (dir / "sub/chelsea.png") + " -o " + (dir / "out2") + model).exit_code == 2);
+  CHECK(run_cli("decode " + (dir / "out/chelsea.cosae") + " " + (dir / "out/in.cosae") + " -o " + (dir / "png") +
+                " --quiet" + model).exit_code == 0);
+  CHECK(cosae_test::exists(dir / "png/in.png"));
 
   // A config typo, and a file that is not a model.
   CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);
