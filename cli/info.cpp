@@ -1,4 +1,5 @@
 // cosae info [FILE...]: without files, what this build has; with files, what they hold.
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,8 +9,11 @@
 #include "command.hpp"
 #include "common/device.hpp"
 #include "common/torch_compat.hpp"
+#include "bitstream/sha256.hpp"
+#include "cosae/bitstream.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "io/io_detail.hpp"
 #include "codec/codec.hpp"
 #include "cosae/model_file.hpp"
 #include "model/model_io.hpp"
@@ -56,6 +60,20 @@ const char* channel_name(int channels) {
   return "?";
 }
 
+const char* mode_name(CodingMode mode) {
+  switch (mode) {
+    case CodingMode::polar: return "polar";
+    case CodingMode::cartesian: return "cartesian";
+    case CodingMode::adaptive: return "adaptive";
+    case CodingMode::cell_gains: return "cell-gains";
+  }
+  return "?";
+}
+
+bool is_bitstream(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 4 && bytes[0] == 0x89 && bytes[1] == 'C' && bytes[2] == 'S' && bytes[3] == 'A';
+}
+
 bool is_model_file(const std::string& path) {
   return path.size() > 12 && path.compare(path.size() - 12, 12, ".safetensors") == 0;
 }
@@ -63,7 +81,7 @@ bool is_model_file(const std::string& path) {
 class InfoCommand : public Command {
  public:
   void configure(CLI::App& app) override {
-    app.add_option("files", opt_.files, "Images or model files (.safetensors) to describe");
+    app.add_option("files", opt_.files, "Images, .cosae streams or model files (.safetensors) to describe");
     app.add_flag("--json", opt_.json, "Print JSON");
   }
 
@@ -88,7 +106,12 @@ class InfoCommand : public Command {
         describe_model(path);
         continue;
       }
-      const Image image = read_image(path);
+      const std::vector<uint8_t> bytes = read_file(path);
+      if (is_bitstream(bytes)) {
+        describe_stream(path, bytes);
+        continue;
+      }
+      const Image image = io_detail::with_source_name(path, [&] { return decode_image(bytes.data(), bytes.size()); });
       if (opt_.json) {
         std::cout << nlohmann::json{{"file", path},           {"width", image.width},
                                     {"height", image.height}, {"channels", image.channels},
@@ -101,6 +124,51 @@ class InfoCommand : public Command {
       }
     }
     return 0;
+  }
+
+  // What a .cosae file's header holds (validated whole, CRC included; no model is loaded).
+  void describe_stream(const std::string& path, const std::vector<uint8_t>& bytes) {
+    const ParsedBitstream parsed = io_detail::with_source_name(path, [&] { return parse_bitstream(bytes.data(), bytes.size()); });
+    const BitstreamHeader& h = parsed.header;
+    const std::size_t base_streams = parsed.streams.size() - static_cast<std::size_t>(h.detail_streams);
+    nlohmann::json streams = nlohmann::json::array();
+    std::size_t base_bytes = 0, detail_bytes = 0;
+    for (std::size_t i = 0; i < parsed.streams.size(); ++i) {
+      streams.push_back({{"bytes", parsed.streams[i].size}, {"part", i < base_streams ? "network" : "detail"}});
+      (i < base_streams ? base_bytes : detail_bytes) += parsed.streams[i].size;
+    }
+    const double bpp = 8.0 * bytes.size() / (double(h.width) * h.height);
+    const std::string sha = to_hex(h.model_sha256);
+    if (opt_.json) {
+      std::cout << nlohmann::json{{"file", path},
+                                  {"format_version", h.format_version},
+                                  {"width", h.width},
+                                  {"height", h.height},
+                                  {"channels", h.channels},
+                                  {"bit_depth", h.bit_depth},
+                                  {"model", h.model_id},
+                                  {"model_sha256", sha},
+                                  {"quality", h.quality},
+                                  {"coding", mode_name(h.mode)},
+                                  {"detail", h.detail_level},
+                                  {"bytes", bytes.size()},
+                                  {"bpp", bpp},
+                                  {"header_bytes", parsed.header_size + 4},
+                                  {"streams", streams}}
+                       .dump()
+                << "\n";
+      return;
+    }
+    std::cout << path << ": cosae stream, format " << int(h.format_version) << ", " << h.width << "x" << h.height
+              << ", " << channel_name(h.channels) << ", " << h.bit_depth << "-bit\n"
+              << "  model " << h.model_id << " (SHA-256 " << sha.substr(0, 16) << "...)\n"
+              << "  quality q" << int(h.quality) << ", " << mode_name(h.mode) << " coding, detail layer "
+              << (h.detail_level ? "d" + std::to_string(h.detail_level) : std::string("off")) << "\n"
+              << "  " << bytes.size() << " bytes (" << std::fixed << std::setprecision(4) << bpp
+              << std::defaultfloat << " bpp): header and CRC " << parsed.header_size + 4
+              << ", network " << base_bytes << " in " << base_streams << " streams";
+    if (h.detail_streams) std::cout << ", detail layer " << detail_bytes << " in " << h.detail_streams << " streams";
+    std::cout << "\n";
   }
 
   void describe_model(const std::string& path) {

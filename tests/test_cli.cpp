@@ -146,6 +146,19 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   CHECK(dec.exit_code == 0);
   CHECK(dec.output.find("PSNR") != std::string::npos);
   CHECK(run_cli("info " + (dir / "c.png")).output.find("451x300") != std::string::npos);
+  // What a stream's header holds, without the model; a damaged stream is refused.
+  const auto stream = run_cli("info " + (dir / "c.cosae"));
+  INFO(stream.output);
+  CHECK(stream.exit_code == 0);
+  CHECK(stream.output.find("cosae stream, format 2, 451x300, RGB, 8-bit") != std::string::npos);
+  CHECK(stream.output.find("model cosae-tiny") != std::string::npos);
+  CHECK(stream.output.find("quality q2") != std::string::npos);
+  CHECK(stream.output.find("detail layer d14") != std::string::npos);
+  CHECK(run_cli("info --json " + (dir / "c.cosae")).output.find("\"part\":\"detail\"") != std::string::npos);
+  run_cli("encode " + sample + " -o " + (dir / "cut.cosae") + " -q 2 --quiet" + model);
+  const auto whole = cosae::read_file(dir / "cut.cosae");
+  cosae::write_file_atomic(dir / "cut.cosae", whole.data(), whole.size() - 7);
+  CHECK(run_cli("info " + (dir / "cut.cosae")).exit_code == 3);
   const auto piped = run_cli("encode - -o - -q 1 --quiet" + model + " < " + sample + " | " + COSAE_TEST_CLI +
                              " decode - -o " + (dir / "p.png") + " --quiet" + model);
   CHECK(piped.exit_code == 0);
