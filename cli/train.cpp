@@ -87,7 +87,9 @@ class TrainCommand : public Command {
     const auto result = train::run_training(opt_, std::cerr);
     if (result.interrupted && env.rank == 0) std::cerr << "stopped at step " << result.step << "\n";
     if (env.active()) std::cerr << "rank " << env.rank << ": weights sha256 " << result.weights_sha256 << "\n";
-    return 0;
+    // As shells and schedulers expect of a program stopped by a signal: 128 + its number
+    // (130 after Ctrl-C), the checkpoint saved all the same.
+    return result.stop_signal ? 128 + result.stop_signal : 0;
   }
 
  private:

@@ -199,6 +199,20 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
                 " --quiet" + model).exit_code == 0);
   CHECK(cosae_test::exists(dir / "png/in.png"));
 
+  // Ctrl-C: the checkpoint is saved and the exit status is 130, as shells expect.
+  const std::string long_run = dir / "long";
+  const auto interrupted = run_cli("train --data " + std::string(COSAE_TEST_SAMPLES_DIR) + " --out " + long_run +
+                                   " --config tiny --steps 1000000 --batch 1 --crop 32 --device cpu --threads 1 & pid=$!; "
+                                   "for i in $(seq 600); do [ -s " + long_run + "/metrics.jsonl ] && break; sleep 0.1; done; "
+                                   "kill -INT $pid; wait $pid; echo \"status $?\"");
+  INFO(interrupted.output);
+  CHECK(interrupted.output.find("status 130") != std::string::npos);
+  CHECK(cosae_test::exists(long_run + "/checkpoint.pt"));
+  // A start that fails (no images) leaves no run folder behind.
+  cosae_test::make_dirs(dir / "empty");
+  CHECK(run_cli("train --data " + (dir / "empty") + " --out " + (dir / "r3") + " --config tiny --device cpu").exit_code == 3);
+  CHECK_FALSE(cosae_test::exists(dir / "r3"));
+
   // A config typo, and a file that is not a model.
   CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);
   CHECK(run_cli("info " + std::string(COSAE_TEST_SAMPLES_DIR) + "/README.md.safetensors").exit_code == 4);

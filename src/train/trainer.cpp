@@ -222,7 +222,6 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     at::globalContext().setAllowTF32CuBLAS(true);
     at::globalContext().setAllowTF32CuDNN(true);
   }
-  if (writer) make_run_dir(o.out);
   const std::string checkpoint_path = o.out + "/checkpoint.pt";
   const std::string metrics_path = o.out + "/metrics.jsonl";
 
@@ -269,8 +268,6 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   torch::optim::Adam aux_optimizer(aux_params, torch::optim::AdamOptions(o.aux_lr));
   int64_t step = 0;
   if (o.resume) step = load_checkpoint(checkpoint_path, *net, optimizer, aux_optimizer).step;
-  const std::string config_text = model::to_json(config).dump(2) + "\n";
-  if (writer) write_file_atomic(o.out + "/config.json", config_text);
   if (group) {  // every rank starts from rank 0's weights (and its step, checked below)
     group->broadcast_from_root(main_params);
     group->broadcast_from_root(aux_params);
@@ -286,6 +283,12 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   BatchLoader loader(list_images(o.data), lo);
   Progress progress(out, step, o.steps, o.log_every);
   const auto validation = writer ? load_validation(o.val, progress) : std::vector<ValidationImage>{};
+  // Only now, with the model, the data and the validation images ready, does the run folder
+  // get anything: a start that fails leaves nothing behind.
+  if (writer) {
+    make_run_dir(o.out);
+    write_file_atomic(o.out + "/config.json", model::to_json(config).dump(2) + "\n");
+  }
   std::ofstream metrics;
   if (writer) {
     metrics.open(metrics_path, std::ios::app);
@@ -325,6 +328,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       progress.message(std::string(stop.requested() ? "interrupted" : "stopping") + ": checkpoint saved at step " +
                        std::to_string(step) + "; continue with --resume");
       result.interrupted = true;
+      result.stop_signal = g_stop_signal;
       break;
     }
     const auto step_start = std::chrono::steady_clock::now();

@@ -47,6 +47,7 @@ struct TrainResult {
   int64_t step = 0;         // steps completed
   double last_loss = 0;     // of the last step run (NaN if none)
   bool interrupted = false; // stopped early: signal, --stop-at or --time-limit (checkpoint saved)
+  int stop_signal = 0;      // the signal (SIGINT, SIGTERM) that stopped it, else 0
   std::string model_path;   // exported model file ("" when stopped by a signal, or not rank 0)
   std::string weights_sha256;  // of all parameters at the end (equal on every rank)
   // Per step run: wall time, and the parts of it the host spent waiting for the loader,
