@@ -219,7 +219,9 @@ print(min(rate(n) for n in sys.argv[1:]))" "$RUNS"/probe-*/metrics.jsonl) || { t
       fi
     done
     for folder in "$CORPUS" "$DATA"; do
-      [[ -d $folder ]] && echo "staged in $folder: $(find "$folder" -name '*.png' | wc -l) PNG files, $(du -sh "$folder" | cut -f1)"
+      if [[ -d $folder ]]; then
+        echo "staged in $folder: $(find "$folder" -name '*.png' | wc -l) PNG files, $(du -sh "$folder" | cut -f1)"
+      fi
     done
     ;;
   study)
