@@ -147,6 +147,9 @@ TEST_CASE("eval --detail makes each quality level a curve over the detail levels
   });
   REQUIRE(it != r.samples.end());
   CHECK(it->bytes == codec::encode(image, m, {5}).size());
+  // The report's crops are kept for detail curves too, one panel per curve.
+  REQUIRE(r.crops.size() == 2);
+  CHECK(r.crops[0].panels.size() == 3);  // the original, q2+detail, q5+detail
   o.detail_levels = {kMaxDetailLevel + 1};
   CHECK(cosae_test::expect_error([&] { eval::evaluate(o); }).kind() == ErrorKind::usage);
 }

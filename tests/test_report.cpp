@@ -305,3 +305,15 @@ TEST_CASE("html report renders in headless Chromium, its script runs", "[report]
     write_file_atomic("/tmp/cosae_report_screenshot.png", bytes.data(), bytes.size());
   }
 }
+
+TEST_CASE("report legends tell a model's long curve names apart", "[report]") {
+  EvalResults r = synthetic_results();
+  Curve low = r.curves[0];
+  Curve high = r.curves[0];
+  low.codec = "cosae-d64-wide-998322e43ffc/q2+detail";
+  high.codec = "cosae-d64-wide-998322e43ffc/q5+detail";
+  r.curves = {low, high};
+  const std::string html = html_report(r);
+  CHECK(html.find(">cosae-d64-…ffc/q2+detail<") != std::string::npos);
+  CHECK(html.find(">cosae-d64-…ffc/q5+detail<") != std::string::npos);
+}

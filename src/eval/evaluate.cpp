@@ -347,15 +347,17 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     }
   }
 
-  // Crops: each kept image at the first model's middle bpp, every codec at its nearest setting.
-  for (std::size_t i = 0; i < crop_originals.size() && !models.empty(); ++i) {
+  // Crops: each kept image at the first curve's middle bpp (the first model's; with --detail,
+  // its first level's), every codec at its nearest setting.
+  const std::string lead = coded_as.empty() || coded_as.front().empty() ? std::string() : coded_as.front().front().name;
+  for (std::size_t i = 0; i < crop_originals.size() && !lead.empty(); ++i) {
     const std::string& name = r.images[i];
     const Image& ref = crop_originals[i];
     const int side = std::min({o.crop_side, ref.width, ref.height});
     const int x0 = (ref.width - side) / 2, y0 = (ref.height - side) / 2;
     std::vector<const Sample*> first;
     for (const auto& s : r.samples)
-      if (s.image == name && s.codec == models[0].id) first.push_back(&s);
+      if (s.image == name && s.codec == lead) first.push_back(&s);
     if (first.empty()) continue;
     std::sort(first.begin(), first.end(), [](const Sample* a, const Sample* b) { return a->bpp < b->bpp; });
     CropSet set;

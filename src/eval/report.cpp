@@ -155,13 +155,17 @@ std::vector<PlotPoint> plot_points(const Curve& curve, const Metric& metric) {
   return points;
 }
 
-// Legend text: long codec names are shortened (the full name is in the tooltip).
+// Legend text: long codec names are shortened in the middle, keeping the start and the end
+// (where "/q5+detail" or "+refine20" tell a model's curves apart); the full name is in the
+// tooltip.
 std::string legend_name(const std::string& name) {
-  constexpr std::size_t kMax = 24;
-  if (name.size() <= kMax) return name;
-  std::size_t cut = kMax - 1;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
-  return name.substr(0, cut) + "…";
+  constexpr std::size_t kHead = 10, kTail = 13;
+  if (name.size() <= kHead + kTail + 1) return name;
+  auto boundary = [&](std::size_t at) {  // not inside a UTF-8 character
+    while (at > 0 && (static_cast<unsigned char>(name[at]) & 0xC0) == 0x80) --at;
+    return at;
+  };
+  return name.substr(0, boundary(kHead)) + "…" + name.substr(boundary(name.size() - kTail));
 }
 
 // One RD plot as inline SVG: axes with nice ticks, one <g class="curve"> per curve that has
