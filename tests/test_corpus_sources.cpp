@@ -445,3 +445,18 @@ TEST_CASE("prepare leaves out what resembles an evaluation image, and says why",
   options.exclude_like = {directory / "missing"};
   CHECK(expect_error([&] { prepare_dataset(options, {}); }).kind() == ErrorKind::usage);
 }
+
+TEST_CASE("the shipped corpus recipe reads, and holds photos out of at least four sources", "[prepare][recipe]") {
+  const auto sources = read_recipe(std::string(COSAE_TEST_SAMPLES_DIR) + "/../models/corpus-v2.json");
+  int heldout_sources = 0;
+  for (const auto& source : sources) {
+    CHECK_FALSE(source.packages.empty());
+    CHECK_FALSE(source.licence.empty());
+    if (source.heldout > 0) {
+      ++heldout_sources;
+      CHECK(source.kind == "photo");
+    }
+  }
+  CHECK(heldout_sources >= 4);
+  CHECK(recipe_packages(sources).size() >= 10);
+}
