@@ -17,6 +17,7 @@
 #include "command.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
+#include "codec/codec.hpp"
 #include "eval/evaluate.hpp"
 
 namespace cosae::cli {
@@ -80,7 +81,7 @@ void print_summary(const eval::EvalResults& r) {
 }
 
 struct EvalCliOptions {
-  std::string qualities = "all";
+  std::string qualities;  // "": the codec's default curve
   std::string codings, baselines, linear_bound, refine, detail;
   std::string jpeg_qualities, webp_qualities;
   std::string json, csv, report;
@@ -93,7 +94,10 @@ class EvalCommand : public Command {
   void configure(CLI::App& app) override {
     app.add_option("--data", opt_.data, "Folder of images to evaluate (searched recursively)")->required();
     app.add_option("-m,--model", opt_.models, "Model file(s); default: the installed default model");
-    app.add_option("-q,--quality", cli_.qualities, "Comma-separated quality levels, or 'all'")->capture_default_str();
+    app.add_option("-q,--quality", cli_.qualities,
+                   "Comma-separated quality levels, or 'all'. Default: the codec's default, encode's base level with "
+                   "the detail layer swept over 10,12,14,16,18,20,24,28 (with --detail: its levels over that base; "
+                   "-q all: every level, the network alone)");
     app.add_option("--coding", cli_.codings, "Comma-separated: cartesian, polar, adaptive, cell-gains, auto (default: auto)");
     app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
     app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
@@ -122,11 +126,13 @@ class EvalCommand : public Command {
   }
 
   int run() override {
-    if (cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
+    if (!cli_.qualities.empty() && cli_.qualities != "all") opt_.qualities = parse_levels(cli_.qualities, "--quality");
     opt_.baselines = split_list(cli_.baselines);
     opt_.codings = split_list(cli_.codings);
     if (!cli_.refine.empty()) opt_.refine_steps = parse_levels(cli_.refine, "--refine");
     if (!cli_.detail.empty()) opt_.detail_levels = parse_levels(cli_.detail, "--detail");
+    if (cli_.qualities.empty() && cli_.detail.empty())  // what users get from encode: the detail layer
+      opt_.detail_levels.assign(std::begin(codec::kDefaultDetailSweep), std::end(codec::kDefaultDetailSweep));
     if (!cli_.linear_bound.empty()) opt_.linear_bound = parse_levels(cli_.linear_bound, "--linear-bound");
     if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
     if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");

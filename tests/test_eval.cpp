@@ -147,6 +147,13 @@ TEST_CASE("eval --detail makes each quality level a curve over the detail levels
   });
   REQUIRE(it != r.samples.end());
   CHECK(it->bytes == codec::encode(image, m, {5}).size());
+  // Detail levels without quality levels: encode's default base, one curve.
+  o.qualities.clear();
+  const auto base = eval::evaluate(o);
+  REQUIRE(base.curves.size() == 1);
+  CHECK(base.curves[0].codec ==
+        m.id + "/q" + std::to_string(codec::default_quality(m.net->config, codec::kDefaultDetailLevel)) + "+detail");
+  o.qualities = {2, 5};
   // The report's crops are kept for detail curves too, one panel per curve.
   REQUIRE(r.crops.size() == 2);
   CHECK(r.crops[0].panels.size() == 3);  // the original, q2+detail, q5+detail

@@ -193,6 +193,9 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   for (auto& m : models) {
     const int n = m.net->config.quality_levels();
     std::vector<int> q = o.qualities;
+    // No levels named: with detail levels, the base encode uses by default (as `encode -d D`
+    // does without -q); without, every level.
+    if (q.empty() && !o.detail_levels.empty()) q.push_back(codec::default_quality(m.net->config, codec::kDefaultDetailLevel));
     if (q.empty())
       for (int i = 1; i <= n; ++i) q.push_back(i);
     for (int level : q)
