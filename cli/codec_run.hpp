@@ -4,8 +4,6 @@
 
 #include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 
 #include <iostream>
 #include <string>
@@ -17,6 +15,7 @@
 #include "codec/model_package.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
+#include "cosae/image.hpp"
 
 namespace cosae::cli {
 
@@ -44,17 +43,6 @@ inline bool same_file(const std::string& a, const std::string& b) {
          sa.st_ino == sb.st_ino;
 }
 
-// mkdir -p.
-inline void make_folder(const std::string& path) {
-  for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
-    const std::string prefix = path.substr(0, end);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
-      COSAE_FAIL(io, prefix, ": cannot create the folder: ", std::strerror(errno));
-    if (end == std::string::npos) break;
-  }
-  COSAE_CHECK(is_directory(path), io, path, ": not a folder");
-}
-
 // The output path of each input. -o names a folder when it is one, ends with '/', or there are
 // several inputs; a missing folder is created. No output may be one of the inputs or
 // `keep` (e.g. --reference), whatever path or link reaches it, nor serve two inputs.
@@ -65,7 +53,7 @@ inline std::vector<std::string> output_paths(const std::vector<std::string>& inp
                       (is_directory(output) || output.back() == '/' || inputs.size() > 1);
   std::string dir = output;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  if (to_dir) make_folder(dir);
+  if (to_dir) make_directories(dir);
   for (const auto& in : inputs) {
     if (to_dir) {
       COSAE_CHECK(in != "-", usage, "standard input needs -o FILE or -o -");

@@ -57,5 +57,8 @@ std::vector<uint8_t> read_file(const std::string& path);
 // in place; through a symbolic link, the linked file is replaced.
 void write_file_atomic(const std::string& path, const uint8_t* data, std::size_t size);
 void write_file_atomic(const std::string& path, const std::string& text);
+// Creates a folder and the missing folders above it (mkdir -p); io error when one cannot be
+// created or the path is a file.
+void make_directories(const std::string& path);
 
 }  // namespace cosae

@@ -196,4 +196,15 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
+void make_directories(const std::string& path) {
+  for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
+    const std::string prefix = path.substr(0, end);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+      COSAE_FAIL(io, prefix, ": cannot create the folder: ", std::strerror(errno));
+    if (end == std::string::npos) break;
+  }
+  struct stat st {};
+  COSAE_CHECK(::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode), io, path, ": not a folder");
+}
+
 }  // namespace cosae

@@ -77,17 +77,6 @@ bool is_directory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// mkdir -p; an existing non-directory on the way is an io error.
-void make_directories(const std::string& path) {
-  for (std::size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
-    const std::string prefix = path.substr(0, end);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
-      COSAE_FAIL(io, prefix, ": cannot create the folder: ", std::strerror(errno));
-    if (end == std::string::npos) break;
-  }
-  COSAE_CHECK(is_directory(path), io, path, ": not a folder");
-}
-
 // Absolute path with symbolic links resolved; for a path that does not exist yet, its
 // nearest existing ancestor is resolved and the rest appended.
 std::string resolved_path(const std::string& path) {
