@@ -1,6 +1,6 @@
 // The cosae bitstream container: a small header describing the image and the model that coded
 // it, the codec's opaque payload streams, and a CRC-32 over everything. The byte layout is
-// documented field by field in src/bitstream/FORMAT.md.
+// documented field by field in the README ("Bitstream format").
 #pragma once
 
 #include <array>

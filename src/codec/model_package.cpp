@@ -165,7 +165,7 @@ std::string find_default_model() {
     looked += (looked.empty() ? "" : ", ") + path;
   }
   COSAE_FAIL(model, "no default model found (looked for ", looked,
-             "); pass -m MODEL or set COSAE_MODEL_DIR (no trained model ships yet)");
+             "); pass -m MODEL or set COSAE_MODEL_DIR");
 }
 
 }  // namespace cosae::codec
