@@ -38,11 +38,13 @@ class EncodeCommand : public Command {
                    "nearest lambda = 0.013 (q8)")
         ->check(CLI::Range(1, 64));
     app.add_option("--coding", opt_.coding,
-                   "Coefficients as cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
-                   "table chosen per channel for this image), cell-gains (adaptive, with a gain on the tables' scales per "
-                   "cell), or auto: all four, the smallest kept")
+                   "Latent coding: conditional (the conditional entropy model, for models that have one); under "
+                   "the factorised prior cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
+                   "table chosen per channel for this image), cell-gains (adaptive, with a gain on the tables' "
+                   "scales per cell) or factorised (those four, the smallest kept); auto: conditional where the "
+                   "model has it, else factorised")
         ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "polar", "cartesian", "adaptive", "cell-gains"}));
+        ->check(CLI::IsMember({"auto", "conditional", "factorised", "polar", "cartesian", "adaptive", "cell-gains"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
     app.add_option("--refine", opt_.refine_steps,

@@ -98,7 +98,7 @@ class EvalCommand : public Command {
                    "Comma-separated quality levels, or 'all'. Default: the codec's default, encode's base level with "
                    "the detail layer swept over 10,12,14,16,18,20,24,28 (with --detail: its levels over that base; "
                    "-q all: every level, the network alone)");
-    app.add_option("--coding", cli_.codings, "Comma-separated: cartesian, polar, adaptive, cell-gains, auto (default: auto)");
+    app.add_option("--coding", cli_.codings, "Comma-separated: conditional, factorised, cartesian, polar, adaptive, cell-gains, auto (default: auto)");
     app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
     app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
     app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");

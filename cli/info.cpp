@@ -66,6 +66,7 @@ const char* mode_name(CodingMode mode) {
     case CodingMode::cartesian: return "cartesian";
     case CodingMode::adaptive: return "adaptive";
     case CodingMode::cell_gains: return "cell-gains";
+    case CodingMode::conditional: return "conditional";
   }
   return "?";
 }

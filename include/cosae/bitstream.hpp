@@ -13,9 +13,10 @@ namespace cosae {
 
 // The newest format version this build reads and writes. Any layout change bumps it; a reader
 // refuses versions newer than its own with a "written by a newer cosae" error. A writer uses
-// the oldest version that holds the header: 1 without a detail layer, 2 with one (version 2
-// adds the detail level and the detail stream count after the bit depth).
-constexpr uint8_t kBitstreamFormatVersion = 2;
+// the oldest version that holds the header (format_version_for): 1 without a detail layer, 2
+// with one (version 2 adds the detail level and the detail stream count after the bit depth),
+// 3 for the conditional coding (version 2's fields, the detail level may be 0).
+constexpr uint8_t kBitstreamFormatVersion = 3;
 
 constexpr std::size_t kMaxModelIdLength = 64;  // model ids: 1..64 chars, '!'..'~' (no spaces)
 constexpr std::size_t kMaxPayloadStreams = 16;  // all streams, the detail layer's included
@@ -31,11 +32,15 @@ enum class CodingMode : uint8_t {
   cartesian = 1,  // a = A cos(phase), b = A sin(phase)
   adaptive = 2,   // Cartesian, each channel under a table chosen for this image (codec/adaptive.hpp)
   cell_gains = 3,  // adaptive, with a gain on the tables' scales per cell
+  conditional = 4,  // the conditional entropy model (codec/conditional.hpp); format version 3
 };
+
+// The format version a header with this mode and detail level is written in.
+uint8_t format_version_for(CodingMode mode, int64_t detail_level);
 
 struct BitstreamHeader {
   // What parse_bitstream read; write_bitstream ignores it and writes the oldest version that
-  // holds the header (1, or 2 with a detail layer).
+  // holds the header (format_version_for).
   uint8_t format_version = 1;
   std::string model_id;       // stable model identity, e.g. "cosae-k64-d64-v1"
   Sha256Digest model_sha256{};  // SHA-256 of the model file's bytes

@@ -90,13 +90,13 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       codec::Coding coding;
       int detail = 0;
     };
-    std::vector<Variant> variants = {{"cosae", model.half_precision, codec::Coding::smaller}};
-    if (model.half_precision) variants.push_back({"cosae-fp32", false, codec::Coding::smaller});
+    std::vector<Variant> variants = {{"cosae", model.half_precision, codec::Coding::automatic}};
+    if (model.half_precision) variants.push_back({"cosae-fp32", false, codec::Coding::automatic});
     variants.push_back({"cosae-cart", model.half_precision, codec::Coding::cartesian});
     variants.push_back({"cosae-polar", model.half_precision, codec::Coding::polar});
     variants.push_back({"cosae-adaptive", model.half_precision, codec::Coding::adaptive});
     variants.push_back({"cosae-cell-gains", model.half_precision, codec::Coding::cell_gains});
-    if (o.detail != 0) variants.push_back({"cosae-detail", model.half_precision, codec::Coding::smaller, o.detail});
+    if (o.detail != 0) variants.push_back({"cosae-detail", model.half_precision, codec::Coding::automatic, o.detail});
     const bool default_half = model.half_precision;
     for (const auto& variant : variants) {
       model.half_precision = variant.half;

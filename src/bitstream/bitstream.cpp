@@ -1,7 +1,7 @@
 // The bitstream container. Layout (all multi-byte integers little-endian; the README's
 // "Bitstream format" has it field by field):
 //   magic "\x89CSA" | version u8 | mode u8 | quality u8 | channels u8 | bit depth u8 |
-//   [version 2: detail level u8 | detail stream count u8] |
+//   [version >= 2: detail level u8 | detail stream count u8] |
 //   width varint | height varint | model id length u8 | model id | model SHA-256 (32) |
 //   stream count u8 | stream lengths (varints) | streams | CRC-32 u32 of all bytes before it
 // Varints are unsigned LEB128 and must be minimal, so every header has exactly one encoding
@@ -42,8 +42,10 @@ struct HeaderFields {
 std::string header_problem(const HeaderFields& fields) {
   using detail::concat;
   if (fields.mode != int64_t(CodingMode::polar) && fields.mode != int64_t(CodingMode::cartesian) &&
-      fields.mode != int64_t(CodingMode::adaptive) && fields.mode != int64_t(CodingMode::cell_gains)) {
-    return concat("unknown coding mode ", fields.mode, " (0 = polar, 1 = cartesian, 2 = adaptive, 3 = cell gains)");
+      fields.mode != int64_t(CodingMode::adaptive) && fields.mode != int64_t(CodingMode::cell_gains) &&
+      fields.mode != int64_t(CodingMode::conditional)) {
+    return concat("unknown coding mode ", fields.mode,
+                  " (0 = polar, 1 = cartesian, 2 = adaptive, 3 = cell gains, 4 = conditional)");
   }
   if (fields.quality < 1 || fields.quality > 255) return concat("quality ", fields.quality, " outside 1..255");
   if (fields.channels < 1 || fields.channels > 4) return concat("channel count ", fields.channels, " outside 1..4");
@@ -136,6 +138,11 @@ std::string short_hex(const Sha256Digest& digest) { return to_hex(digest).substr
 
 }  // namespace
 
+uint8_t format_version_for(CodingMode mode, int64_t detail_level) {
+  if (mode == CodingMode::conditional) return 3;
+  return detail_level == 0 ? 1 : 2;
+}
+
 std::vector<uint8_t> write_bitstream(const BitstreamHeader& header, const std::vector<std::vector<uint8_t>>& streams) {
   const HeaderFields fields{int64_t(header.mode), header.quality,      header.channels,       header.bit_depth,
                             header.width,         header.height,       header.detail_level,   header.detail_streams,
@@ -146,7 +153,7 @@ std::vector<uint8_t> write_bitstream(const BitstreamHeader& header, const std::v
               " payload streams, at most ", kMaxPayloadStreams);
   COSAE_CHECK(header.detail_streams == 0 || static_cast<int64_t>(streams.size()) > header.detail_streams, usage, "write_bitstream: ",
               streams.size(), " streams, the detail layer's ", header.detail_streams, " and none for the base");
-  const uint8_t version = header.detail_level == 0 ? 1 : 2;
+  const uint8_t version = format_version_for(header.mode, header.detail_level);
 
   std::size_t payload_size = 0;
   for (const auto& stream : streams) payload_size += stream.size();
@@ -206,9 +213,12 @@ ParsedBitstream parse_bitstream(const uint8_t* data, std::size_t size) {
   if (header.format_version >= 2) {
     fields.detail_level = reader.read_u8("detail level");
     fields.detail_streams = reader.read_u8("detail stream count");
-    // Version 2 exists for the detail layer: a header without one is written as version 1.
-    COSAE_CHECK(fields.detail_level != 0, bad_input, "bitstream header: version 2 without a detail layer");
   }
+  // Each version holds what the older ones cannot, and a header is written in the oldest that
+  // holds it: version 2 for a detail layer, version 3 for the conditional coding.
+  COSAE_CHECK(header.format_version == format_version_for(static_cast<CodingMode>(fields.mode), fields.detail_level),
+              bad_input, "bitstream header: coding mode ", fields.mode, " with detail level ", fields.detail_level,
+              " is not written as format version ", unsigned(header.format_version));
   fields.width = static_cast<int64_t>(reader.read_varint(kMaxSideFieldValue, "width"));
   fields.height = static_cast<int64_t>(reader.read_varint(kMaxSideFieldValue, "height"));
   const uint8_t model_id_length = reader.read_u8("model id length");

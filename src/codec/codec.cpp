@@ -8,6 +8,7 @@
 #include "cosae/error.hpp"
 #include "common/device.hpp"
 #include "common/torch_compat.hpp"
+#include "codec/conditional.hpp"
 #include "codec/detail.hpp"
 #include "codec/payload.hpp"
 #include "codec/refine.hpp"
@@ -34,8 +35,10 @@ Coding coding_from_name(const std::string& name) {
   if (name == "polar") return Coding::polar;
   if (name == "adaptive") return Coding::adaptive;
   if (name == "cell-gains") return Coding::cell_gains;
-  if (name == "auto") return Coding::smaller;
-  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive, cell-gains or auto");
+  if (name == "factorised") return Coding::smaller;
+  if (name == "conditional") return Coding::conditional;
+  if (name == "auto") return Coding::automatic;
+  COSAE_FAIL(usage, "coding '", name, "': cartesian, polar, adaptive, cell-gains, factorised, conditional or auto");
 }
 
 int default_quality(const model::ModelConfig& config, int detail_level) {
@@ -48,7 +51,9 @@ const char* coding_name(Coding coding) {
     case Coding::polar: return "polar";
     case Coding::adaptive: return "adaptive";
     case Coding::cell_gains: return "cell-gains";
-    case Coding::smaller: break;
+    case Coding::smaller: return "factorised";
+    case Coding::conditional: return "conditional";
+    case Coding::automatic: break;
   }
   return "auto";
 }
@@ -110,14 +115,17 @@ Image decode_base(const std::vector<ByteSpan>& streams, const BitstreamHeader& h
   // Sizes come from a validated header: at most kMaxImagePixels / D^2 cells.
   const auto entropy_start = Clock::now();
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
-  decode_payload(streams, PayloadShape{C / 2, n}, header.mode,
-                 header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
+  if (header.mode == CodingMode::conditional)  // symbols holds y_hat itself
+    decode_conditional(*m.conditional, streams, h, w, symbols.data_ptr<float>());
+  else
+    decode_payload(streams, PayloadShape{C / 2, n}, header.mode,
+                   header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
   timings.entropy_s += since(entropy_start);
 
   torch::NoGradGuard no_grad;
   const auto network_start = Clock::now();
-  const auto x = synthesize_image(m.net->dequantize(symbols.to(m.device)), m, header.quality, header.height,
-                                  header.width);
+  const auto y_hat = header.mode == CodingMode::conditional ? symbols.to(m.device) : m.net->dequantize(symbols.to(m.device));
+  const auto x = synthesize_image(y_hat, m, header.quality, header.height, header.width);
   synchronize(m.device);  // only to split the time between network and image
   timings.network_s += since(network_start);
   const auto image_start = Clock::now();
@@ -148,8 +156,11 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   if (o.refine_steps != 0)  // refine_latent refuses negative steps
     latent = refine_latent(*m.net, x, latent, o.quality - 1, o.refine_steps, m.half_precision).latent;
   const int64_t C = latent.size(1), n = latent.size(2) * latent.size(3);
+  if (o.coding == Coding::automatic) o.coding = m.conditional ? Coding::conditional : Coding::smaller;
   COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,
               " cannot code polar: use cartesian coding");
+  COSAE_CHECK(o.coding != Coding::conditional || m.conditional, usage, "model ", m.id,
+              " has no conditional entropy model: use --coding factorised (or leave --coding out)");
   const bool all = o.coding == Coding::smaller;
   const bool cartesian = all || o.coding == Coding::cartesian;
   const bool adaptive = all || o.coding == Coding::adaptive;
@@ -157,7 +168,13 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const bool polar = (all || o.coding == Coding::polar) && !m.amplitude_tables.empty();
   // One copy to the host serves both coders: the centred latent (Cartesian symbols are its
   // rounding, the same numbers as CosAEImpl::quantize).
-  const auto centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
+  torch::Tensor centred, y_cpu, hyper_symbols;
+  if (o.coding == Coding::conditional) {
+    hyper_symbols = m.net->conditional->hyper_symbols(latent);
+    y_cpu = latent.to(torch::kCPU, torch::kFloat).contiguous();
+  } else {
+    centred = m.net->centre(latent).to(torch::kCPU, torch::kFloat).contiguous();
+  }
   const double network_s = since(network_start);
 
   const auto entropy_start = Clock::now();
@@ -171,12 +188,20 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   if (polar) codings.push_back({CodingMode::polar, &m.amplitude_tables});
   if (adaptive) codings.push_back({CodingMode::adaptive, &m.tables});
   if (cell_gains) codings.push_back({CodingMode::cell_gains, &m.tables});
-  auto payloads = encode_payloads(centred.data_ptr<float>(), shape, codings, streams);
-  std::size_t best = 0;
-  for (std::size_t i = 1; i < payloads.size(); ++i)
-    if (total_size(payloads[i]) < total_size(payloads[best])) best = i;
-  const CodingMode mode = codings[best].mode;
-  Payload payload = std::move(payloads[best]);
+  CodingMode mode = CodingMode::conditional;
+  Payload payload;
+  if (o.coding == Coding::conditional) {
+    const auto z = hyper_symbols.to(torch::kCPU, torch::kInt).contiguous();
+    payload = encode_conditional(*m.conditional, y_cpu.data_ptr<float>(), z.data_ptr<int32_t>(), latent.size(2),
+                                 latent.size(3));
+  } else {
+    auto payloads = encode_payloads(centred.data_ptr<float>(), shape, codings, streams);
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < payloads.size(); ++i)
+      if (total_size(payloads[i]) < total_size(payloads[best])) best = i;
+    mode = codings[best].mode;
+    payload = std::move(payloads[best]);
+  }
   CodecTimings t{network_s, since(entropy_start), image_s};
 
   BitstreamHeader header;
@@ -251,6 +276,8 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   const auto& header = parsed.header;
   check_bitstream_model(header, m.id, m.file_sha256);
   const auto& config = m.net->config;
+  COSAE_CHECK(header.mode != CodingMode::conditional || m.conditional, bad_input, "bitstream uses the conditional coding, which model ", m.id,
+              " does not have");
   COSAE_CHECK(header.mode != CodingMode::polar || !m.amplitude_tables.empty(), bad_input,
               "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",

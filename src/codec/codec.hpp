@@ -16,14 +16,16 @@
 
 namespace cosae::codec {
 
-// How encode codes the coefficients: Cartesian, polar, adaptive (Cartesian with a table
-// chosen per channel for this image, codec/adaptive.hpp), cell gains (adaptive, with a gain
-// on the scales per cell), or all four with the smallest stream kept (`auto`, the default: on
-// the validation set no mode wins at every rate; README, "Coefficient coding"). The header
-// records the mode a stream uses.
-enum class Coding { cartesian, polar, adaptive, cell_gains, smaller };
-// "cartesian", "polar", "adaptive", "cell-gains", "auto"; throws cosae::Error (usage) for
-// anything else.
+// How encode codes the coefficients. Under the factorised prior: Cartesian, polar, adaptive
+// (Cartesian with a table chosen per channel for this image, codec/adaptive.hpp), cell gains
+// (adaptive, with a gain on the scales per cell), or all four with the smallest stream kept
+// (`factorised`: on the validation set no one of them wins at every rate). Under the
+// conditional entropy model: `conditional` (codec/conditional.hpp). `auto`, the default, is
+// conditional for a model that has one and factorised otherwise. The header records the mode
+// a stream uses.
+enum class Coding { cartesian, polar, adaptive, cell_gains, smaller, conditional, automatic };
+// "cartesian", "polar", "adaptive", "cell-gains", "factorised", "conditional", "auto"; throws
+// cosae::Error (usage) for anything else.
 Coding coding_from_name(const std::string& name);
 const char* coding_name(Coding coding);
 
@@ -42,7 +44,7 @@ int default_quality(const model::ModelConfig& config, int detail_level);
 struct EncodeOptions {
   int quality = 0;  // 1 .. the model's number of levels; 0 = default_quality(config, detail_level)
   AlphaPolicy alpha = AlphaPolicy::reject_translucent;
-  Coding coding = Coding::smaller;
+  Coding coding = Coding::automatic;
   // Encoder effort: gradient steps on the latent before coding (codec/refine.hpp), for a lower
   // rate-distortion cost with the same decoder; 0 = the encoder network's latent as it is.
   int refine_steps = 0;

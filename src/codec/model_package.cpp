@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bitstream/sha256.hpp"
+#include "codec/conditional.hpp"
 #include "codec/polar.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
@@ -19,29 +20,10 @@ namespace {
 
 constexpr const char* kTablePrefix = "entropy_tables.";
 
-template <typename T>
-TensorRecord make_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
-  TensorRecord r;
-  r.name = name;
-  r.dtype = dtype;
-  r.shape = std::move(shape);
-  r.data.resize(values.size() * sizeof(T));
-  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
-  return r;
-}
-
-template <typename T>
-std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
-  COSAE_CHECK(r.dtype == dtype, model, source, ": tensor '", r.name, "' has dtype ", dtype_name(r.dtype));
-  std::vector<T> values(r.data.size() / sizeof(T));
-  if (!values.empty()) std::memcpy(values.data(), r.data.data(), values.size() * sizeof(T));
-  return values;
-}
-
 }  // namespace
 
-std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net) {
-  auto pmf = net.entropy->pmf_tables();
+std::vector<entropy::CdfTable> build_cdf_tables(model::EntropyBottleneckImpl& prior) {
+  auto pmf = prior.pmf_tables();
   std::vector<entropy::CdfTable> tables;
   const int64_t C = pmf.pmf.size(0);
   for (int64_t c = 0; c < C; ++c) {
@@ -54,9 +36,7 @@ std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net) {
   return tables;
 }
 
-ModelFile export_codec_model(model::CosAEImpl& net, DType weights) {
-  ModelFile file = model::export_model(net, weights);
-  const auto tables = build_cdf_tables(net);
+void append_table_records(const std::string& prefix, const std::vector<entropy::CdfTable>& tables, ModelFile& file) {
   std::vector<int32_t> offsets, sizes;
   std::size_t width = 0;
   for (const auto& t : tables) width = std::max(width, t.cdf().size());
@@ -67,10 +47,36 @@ ModelFile export_codec_model(model::CosAEImpl& net, DType weights) {
     std::copy(tables[c].cdf().begin(), tables[c].cdf().end(), cdf.begin() + static_cast<std::ptrdiff_t>(c * width));
   }
   const auto C = static_cast<int64_t>(tables.size());
-  file.tensors.push_back(make_record(std::string(kTablePrefix) + "offsets", DType::i32, {C}, offsets));
-  file.tensors.push_back(make_record(std::string(kTablePrefix) + "sizes", DType::i32, {C}, sizes));
-  file.tensors.push_back(
-      make_record(std::string(kTablePrefix) + "cdf", DType::u32, {C, static_cast<int64_t>(width)}, cdf));
+  file.tensors.push_back(make_record(prefix + "offsets", DType::i32, {C}, offsets));
+  file.tensors.push_back(make_record(prefix + "sizes", DType::i32, {C}, sizes));
+  file.tensors.push_back(make_record(prefix + "cdf", DType::u32, {C, static_cast<int64_t>(width)}, cdf));
+}
+
+std::vector<entropy::CdfTable> read_table_records(const ModelFile& file, const std::string& prefix, int64_t count,
+                                                  const std::string& source) {
+  const auto offsets = record_values<int32_t>(file.at(prefix + "offsets"), DType::i32, source);
+  const auto sizes = record_values<int32_t>(file.at(prefix + "sizes"), DType::i32, source);
+  const auto& cdf_record = file.at(prefix + "cdf");
+  const auto cdf = record_values<uint32_t>(cdf_record, DType::u32, source);
+  const auto C = static_cast<std::size_t>(count);
+  COSAE_CHECK(offsets.size() == C && sizes.size() == C && cdf_record.shape.size() == 2 &&
+                  cdf_record.shape[0] == static_cast<int64_t>(C),
+              model, source, ": ", prefix, "* tables do not match the model's ", C, " channels");
+  const auto width = static_cast<std::size_t>(cdf_record.shape[1]);
+  std::vector<entropy::CdfTable> tables;
+  for (std::size_t c = 0; c < C; ++c) {
+    COSAE_CHECK(sizes[c] >= 2 && static_cast<std::size_t>(sizes[c]) <= width, model, source, ": bad ", prefix,
+                "* table size for channel ", c);
+    const auto begin = cdf.begin() + static_cast<std::ptrdiff_t>(c * width);
+    tables.push_back(entropy::CdfTable::from_cdf(offsets[c], std::vector<uint32_t>(begin, begin + sizes[c])));
+  }
+  return tables;
+}
+
+ModelFile export_codec_model(model::CosAEImpl& net, DType weights) {
+  ModelFile file = model::export_model(net, weights);
+  append_table_records(kTablePrefix, build_cdf_tables(*net.entropy), file);
+  if (net.conditional) append_conditional_records(build_conditional_coder(net), file);
   // Identity: the family name and a hash of every tensor, so retrained weights get a new id.
   Sha256 hash;
   for (const auto& t : file.tensors) {
@@ -129,21 +135,9 @@ CodecModel load_codec_model(const std::string& path, const torch::Device& device
   auto id = file.metadata.find("model_id");
   COSAE_CHECK(id != file.metadata.end(), model, path, ": no model_id (exported without entropy tables?)");
   m.id = id->second;
-  const auto offsets = record_values<int32_t>(file.at(std::string(kTablePrefix) + "offsets"), DType::i32, path);
-  const auto sizes = record_values<int32_t>(file.at(std::string(kTablePrefix) + "sizes"), DType::i32, path);
-  const auto& cdf_record = file.at(std::string(kTablePrefix) + "cdf");
-  const auto cdf = record_values<uint32_t>(cdf_record, DType::u32, path);
   const auto C = static_cast<std::size_t>(m.net->config.latent_channels());
-  COSAE_CHECK(offsets.size() == C && sizes.size() == C && cdf_record.shape.size() == 2 &&
-                  cdf_record.shape[0] == static_cast<int64_t>(C),
-              model, path, ": entropy tables do not match the model's ", C, " latent channels");
-  const auto width = static_cast<std::size_t>(cdf_record.shape[1]);
-  for (std::size_t c = 0; c < C; ++c) {
-    COSAE_CHECK(sizes[c] >= 2 && static_cast<std::size_t>(sizes[c]) <= width, model, path,
-                ": bad entropy table size for channel ", c);
-    const auto begin = cdf.begin() + static_cast<std::ptrdiff_t>(c * width);
-    m.tables.push_back(entropy::CdfTable::from_cdf(offsets[c], std::vector<uint32_t>(begin, begin + sizes[c])));
-  }
+  m.tables = read_table_records(file, kTablePrefix, static_cast<int64_t>(C), path);
+  if (m.net->conditional) m.conditional = read_conditional_coder(file, m.net->config, path);
   // Pairing two tables costs the product of their sizes: ~350k steps in all for the shipped
   // model; a file with tables so wide that this would take seconds can still code Cartesian.
   int64_t pairing_cost = 0;

@@ -2,12 +2,16 @@
 // built from the learned prior at export, stored in the model file) and its identity.
 #pragma once
 
+#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "codec/conditional.hpp"
 #include "cosae/bitstream.hpp"
+#include "cosae/error.hpp"
 #include "cosae/model_file.hpp"
 #include "entropy/cdf_table.hpp"
 #include "model/cosae_model.hpp"
@@ -20,6 +24,8 @@ struct CodecModel {
   // Polar coding's amplitude tables, one per frequency (K), derived from `tables`
   // (codec/polar.hpp); empty when the Cartesian tables are too wide to pair up quickly.
   std::vector<entropy::CdfTable> amplitude_tables;
+  // The conditional coding's integer network and tables, when the model has one.
+  std::optional<ConditionalCoder> conditional;
   std::string id;                         // stable identity: name + content hash
   Sha256Digest file_sha256{};             // of the model file's bytes
   std::string path;
@@ -49,8 +55,36 @@ int64_t encoder_reach_cells(const model::ModelConfig& config);
 // or windows that do not divide the tile T (they would not line up).
 int64_t decoder_reach_cells(const model::ModelConfig& config);
 
-// The network's prior quantised to 16-bit integer CDF tables, one per latent channel.
-std::vector<entropy::CdfTable> build_cdf_tables(model::CosAEImpl& net);
+// A factorised prior quantised to 16-bit integer CDF tables, one per channel.
+std::vector<entropy::CdfTable> build_cdf_tables(model::EntropyBottleneckImpl& prior);
+
+// Tables as the tensors PREFIXoffsets, PREFIXsizes and PREFIXcdf of a model file, and back
+// (read_table_records throws cosae::Error (model) unless there are `count` valid tables).
+void append_table_records(const std::string& prefix, const std::vector<entropy::CdfTable>& tables, ModelFile& file);
+std::vector<entropy::CdfTable> read_table_records(const ModelFile& file, const std::string& prefix, int64_t count,
+                                                  const std::string& source);
+
+// A tensor record from raw values, and a record's values (throws (model) for another dtype).
+template <typename T>
+inline TensorRecord make_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
+  TensorRecord r;
+  r.name = name;
+  r.dtype = dtype;
+  r.shape = std::move(shape);
+  r.data.resize(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
+  return r;
+}
+
+template <typename T>
+inline std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
+  COSAE_CHECK(r.dtype == dtype, model, source, ": tensor '", r.name, "' has dtype ", dtype_name(r.dtype));
+  std::vector<T> values(r.data.size() / sizeof(T));
+  if (!values.empty()) std::memcpy(values.data(), r.data.data(), values.size() * sizeof(T));
+  return values;
+}
+
+
 
 // Model file with weights, config, CDF tables and model id (metadata "model_id").
 // `weights`: how the network's weights are stored (F32, F16 or BF16; see model/model_io.hpp).

@@ -21,7 +21,7 @@ struct EvalOptions {
   std::vector<std::string> models;       // model files ("" entries not allowed; empty = default model)
   std::vector<int> qualities;            // cosae quality levels (1-based); empty = all of each model, or
                                          // with detail_levels the default base level (encode's)
-  // Coefficient codings to run ("cartesian", "polar", "auto"); empty = the codec's default. With more
+  // Latent codings to run ("conditional", "factorised", "cartesian", ..., "auto"); empty = the codec's default. With more
   // than one, each model's curves are named "<model id>/<coding>".
   std::vector<std::string> codings;
   std::vector<std::string> baselines;    // "jpeg", "webp" (need OpenCV)

@@ -48,10 +48,21 @@ void ModelConfig::validate() const {
                 "model config: lambdas must increase with the quality level");
   }
   for (int f : entropy_filters) COSAE_CHECK(f >= 1 && f <= 64, usage, "model config: bad entropy filter width");
+  if (conditional.enabled()) {
+    const auto& c = conditional;
+    COSAE_CHECK(c.hyper_channels <= 1024, usage, "model config: conditional.hyper_channels must be in [0, 1024]");
+    COSAE_CHECK(c.hyper_stride == 1 || c.hyper_stride == 2, usage, "model config: conditional.hyper_stride must be 1 or 2");
+    COSAE_CHECK(c.slices >= 1 && c.slices <= 8 && frequencies % c.slices == 0, usage,
+                "model config: conditional.slices must be in [1, 8] and divide frequencies (", frequencies, ")");
+    COSAE_CHECK(c.features >= 1 && c.features <= 1024 && c.hidden >= 1 && c.hidden <= 1024, usage,
+                "model config: conditional.features and conditional.hidden must be in [1, 1024]");
+  } else {
+    COSAE_CHECK(conditional.hyper_channels == 0, usage, "model config: conditional.hyper_channels must be >= 0");
+  }
 }
 
 nlohmann::json to_json(const ModelConfig& c) {
-  return {{"name", c.name},
+  nlohmann::json j = {{"name", c.name},
           {"downsampling", c.downsampling},
           {"upsampling", c.upsampling},
           {"frequencies", c.frequencies},
@@ -66,6 +77,13 @@ nlohmann::json to_json(const ModelConfig& c) {
           {"harmonic", c.harmonic},
           {"lambdas", c.lambdas},
           {"entropy_filters", c.entropy_filters}};
+  if (c.conditional.enabled())  // absent otherwise: configs without one read as before
+    j["conditional"] = {{"hyper_channels", c.conditional.hyper_channels},
+                        {"hyper_stride", c.conditional.hyper_stride},
+                        {"slices", c.conditional.slices},
+                        {"features", c.conditional.features},
+                        {"hidden", c.conditional.hidden}};
+  return j;
 }
 
 ModelConfig config_from_json(const nlohmann::json& j) {
@@ -73,7 +91,8 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   ModelConfig c;
   const std::set<std::string> known = {"name",    "downsampling", "upsampling", "frequencies", "encoder_channels",
                                        "decoder_channels", "decoder_blocks", "attention", "window", "heads",
-                                       "kv_heads", "latents", "harmonic", "lambdas", "entropy_filters"};
+                                       "kv_heads", "latents", "harmonic", "lambdas", "entropy_filters",
+                                       "conditional"};
   for (const auto& item : j.items())
     COSAE_CHECK(known.count(item.key()), usage, "model config: unknown key '", item.key(), "'");
   try {
@@ -95,6 +114,22 @@ ModelConfig config_from_json(const nlohmann::json& j) {
     get("harmonic", c.harmonic);
     get("lambdas", c.lambdas);
     get("entropy_filters", c.entropy_filters);
+    if (j.contains("conditional")) {
+      const auto& cj = j.at("conditional");
+      COSAE_CHECK(cj.is_object(), usage, "model config: conditional must be an object");
+      const std::set<std::string> known_conditional = {"hyper_channels", "hyper_stride", "slices", "features", "hidden"};
+      for (const auto& item : cj.items())
+        COSAE_CHECK(known_conditional.count(item.key()), usage, "model config: unknown key 'conditional.", item.key(), "'");
+      auto get_conditional = [&](const char* key, int& field) {
+        if (cj.contains(key)) cj.at(key).get_to(field);
+      };
+      get_conditional("hyper_channels", c.conditional.hyper_channels);
+      get_conditional("hyper_stride", c.conditional.hyper_stride);
+      get_conditional("slices", c.conditional.slices);
+      get_conditional("features", c.conditional.features);
+      get_conditional("hidden", c.conditional.hidden);
+      COSAE_CHECK(c.conditional.hyper_channels > 0, usage, "model config: conditional.hyper_channels must be >= 1");
+    }
   } catch (const nlohmann::json::exception& e) {
     COSAE_FAIL(usage, "model config: ", e.what());
   }

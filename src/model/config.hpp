@@ -11,6 +11,19 @@ namespace cosae::model {
 // The rate-distortion trade-off of the default quality: q4 of the 6- and 8-level presets.
 inline constexpr double kDefaultLambda = 0.013;
 
+// The conditional entropy model (model/conditional_entropy.hpp): a hyper-latent on a grid
+// `hyper_stride` times coarser than the cells, and the latent coded in `slices` slices of
+// frequencies, each slice's Gaussian mean and scale predicted by an integer network from the
+// hyper-latent and the slices before it. Off (the factorised prior only) when hyper_channels is 0.
+struct ConditionalConfig {
+  int hyper_channels = 0;   // channels of the hyper-latent z; 0 = no conditional model
+  int hyper_stride = 2;     // 1 (z on the cell grid) or 2
+  int slices = 8;           // frequency slices; must divide K
+  int features = 256;       // channels of the hyper-synthesis's output, per cell
+  int hidden = 192;         // hidden channels of the hyper-synthesis and of each slice's network
+  bool enabled() const { return hyper_channels > 0; }
+};
+
 struct ModelConfig {
   std::string name = "cosae-d64";   // a human-readable family name (the model id adds a hash)
   int downsampling = 64;            // D: total downsampling per side (16, 32 or 64)
@@ -27,6 +40,7 @@ struct ModelConfig {
   bool harmonic = true;             // false: the ablation, HCM replaced by learned stride-2 transposed convs
   std::vector<double> lambdas = {0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483};  // one per quality
   std::vector<int> entropy_filters = {3, 3, 3};  // hidden widths of the factorised prior's CDF network
+  ConditionalConfig conditional;    // off unless the JSON has a "conditional" object
 
   int tile() const { return downsampling / upsampling; }
   int stages() const;  // log2(D)

@@ -101,6 +101,9 @@ CosAEImpl::CosAEImpl(ModelConfig c) : config(std::move(c)) {
   encoder = register_module("encoder", Encoder(config));
   decoder = register_module("decoder", Decoder(config));
   entropy = register_module("entropy", EntropyBottleneck(config.latent_channels(), config.entropy_filters));
+  if (config.conditional.enabled())
+    conditional = register_module("conditional", ConditionalEntropy(config.frequencies, config.conditional,
+                                                                    config.entropy_filters));
   const int64_t L = config.quality_levels(), C = config.latent_channels();
   // Higher quality, finer quantisation: start the gains spread by sqrt(lambda) ratios.
   auto init = torch::empty({L, 1});
@@ -119,6 +122,19 @@ CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, cons
   // Under autocast the convolutions may run in bfloat16; the latent, the prior and the
   // harmonic synthesis stay float32.
   auto y = widen(encoder(image)) * gains_for(levels, false);
+  if (conditional) {
+    auto coded = conditional(y);
+    torch::Tensor prior_bits;
+    {
+      compat::AutocastScope full_precision(y.device(), false);
+      const auto detached = y.detach();
+      prior_bits = -torch::log2(entropy->likelihood(detached + torch::empty_like(detached).uniform_(-0.5, 0.5)))
+                        .flatten(1)
+                        .sum(1);
+    }
+    auto reconstruction = widen(decoder(coded.y_hat * gains_for(levels, true)));
+    return {reconstruction, coded.bits, coded.side_bits, prior_bits};
+  }
   auto noisy = y + torch::empty_like(y).uniform_(-0.5, 0.5);
   torch::Tensor likelihood;
   {
@@ -130,7 +146,7 @@ CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, cons
   auto y_hat = y + (rounded - y).detach();  // straight-through
   auto reconstruction = widen(decoder(y_hat * gains_for(levels, true)));
   auto bits = -torch::log2(likelihood).flatten(1).sum(1);
-  return {reconstruction, bits};
+  return {reconstruction, bits, {}, {}};
 }
 
 torch::Tensor CosAEImpl::analysis(const torch::Tensor& image, int64_t level) {
@@ -156,9 +172,13 @@ torch::Tensor CosAEImpl::synthesis(const torch::Tensor& scaled_latent, int64_t l
 }
 
 CosAEImpl::TrainOutput CosAEImpl::forward_eval(const torch::Tensor& image, int64_t level) {
+  if (conditional) {
+    auto coded = conditional(analysis(image, level));
+    return {synthesis(coded.y_hat, level), coded.bits, coded.side_bits, {}};
+  }
   auto y_hat = dequantize(quantize(analysis(image, level)));
   auto bits = -torch::log2(entropy->likelihood(y_hat)).flatten(1).sum(1);
-  return {synthesis(y_hat, level), bits};
+  return {synthesis(y_hat, level), bits, {}, {}};
 }
 
 int64_t parameter_count(torch::nn::Module& module) {

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "model/conditional_entropy.hpp"
 #include "model/config.hpp"
 #include "model/entropy_bottleneck.hpp"
 #include "model/layers.hpp"
@@ -48,6 +49,10 @@ struct CosAEImpl : torch::nn::Module {
   struct TrainOutput {
     torch::Tensor reconstruction;  // [B, 3, H, W]
     torch::Tensor bits;            // [B]: estimated bits of each image's latent
+    // With a conditional model: the hyper-latent's share of `bits`, and the factorised prior's
+    // bits for the same latent, trained on a detached latent so that the factorised codings
+    // stay usable (and comparable) on the same transform. Undefined without one.
+    torch::Tensor side_bits, prior_bits;
   };
   // Noise for the rate, straight-through rounding for the decoder. `levels`: [B] int64.
   TrainOutput forward_train(const torch::Tensor& image, const torch::Tensor& levels);
@@ -67,6 +72,7 @@ struct CosAEImpl : torch::nn::Module {
   Encoder encoder{nullptr};
   Decoder decoder{nullptr};
   EntropyBottleneck entropy{nullptr};
+  ConditionalEntropy conditional{nullptr};  // only when config.conditional.enabled()
   torch::Tensor log_gains, log_inverse_gains;  // [levels, 2K]
 
  private:

@@ -91,6 +91,7 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
     const std::string& key = item.key();
     auto& grown = item.value();
     const auto* found = old_parameters.find(key);
+    if (found == nullptr && key.rfind("conditional.", 0) == 0) continue;  // a conditional model added: fresh
     if (found == nullptr && key.rfind("decoder.body.", 0) == 0) {
       // A block appended to the decoder: the last layer of each residual branch starts at 0,
       // so the block passes its input through until training moves it.

@@ -38,7 +38,8 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
   file.metadata["format_version"] = std::to_string(kModelFormatVersion);
   file.metadata["config"] = to_json(model.config).dump();
   for (const auto& item : model.named_parameters()) {
-    const bool narrow = item.key().rfind("entropy.", 0) != 0;  // the prior stays exact
+    // The priors stay exact.
+    const bool narrow = item.key().rfind("entropy.", 0) != 0 && item.key().rfind("conditional.hyper_prior.", 0) != 0;
     const auto t = item.value().detach().to(torch::kCPU, narrow ? stored : torch::kFloat).contiguous();
     TensorRecord record;
     record.name = item.key();
@@ -92,9 +93,16 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
       target.copy_(stored.to(torch::kFloat));
     }
   }
-  for (const auto& record : file.tensors)  // entropy tables are the codec's (codec/model_package)
-    COSAE_CHECK(expected.count(record.name) || record.name.rfind("entropy_tables.", 0) == 0, model, source,
-                ": unexpected tensor '", record.name, "'");
+  // Entropy tables and the conditional model's integer network are the codec's
+  // (codec/model_package.hpp, codec/conditional.hpp).
+  auto codec_record = [](const std::string& name) {
+    for (const char* prefix : {"entropy_tables.", "conditional_int.", "conditional_tables.", "hyper_tables."})
+      if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  for (const auto& record : file.tensors)
+    COSAE_CHECK(expected.count(record.name) || codec_record(record.name), model, source, ": unexpected tensor '",
+                record.name, "'");
   return net;
 }
 

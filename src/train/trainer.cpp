@@ -263,7 +263,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   if (spectrum_init) initialise_frequencies_from_data(*net, o, seed, device, out);
   std::vector<torch::Tensor> main_params, aux_params;
   for (auto& item : net->named_parameters())
-    (item.key() == "entropy.quantiles" ? aux_params : main_params).push_back(item.value());
+    (item.key() == "entropy.quantiles" || item.key() == "conditional.hyper_prior.quantiles" ? aux_params : main_params)
+        .push_back(item.value());
   torch::optim::AdamW optimizer(main_params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   torch::optim::Adam aux_optimizer(aux_params, torch::optim::AdamOptions(o.aux_lr));
   int64_t step = 0;
@@ -356,6 +357,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     auto distortion = o.fft_loss > 0 ? mse + o.fft_loss * focal_frequency_loss(out.reconstruction, x) : mse;
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
     auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * distortion + bpp).mean();
+    // The factorised prior keeps learning the (detached) latent beside a conditional model.
+    if (out.prior_bits.defined()) loss = loss + (out.prior_bits / static_cast<double>(x.size(2) * x.size(3))).mean();
     // The backward pass is queued before the step's one device-to-host copy (everything the
     // loop reports), so the device is not left idle while the host waits for the forward.
     optimizer.zero_grad();
@@ -379,6 +382,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     foreach_adamw_step(optimizer);
     aux_optimizer.zero_grad();
     auto aux = net->entropy->aux_loss();
+    if (net->conditional) aux = aux + net->conditional->hyper_prior->aux_loss();
     aux.backward();
     if (group) group->average_gradients(aux_params);
     aux_optimizer.step();

@@ -1,0 +1,62 @@
+// The conditional coding (CodingMode::conditional, bitstream version 3): the latent coded under
+// the conditional entropy model (model/conditional_entropy.hpp), whose parameter path runs here
+// as an integer network on the CPU, so that the encoder and the decoder select the same tables
+// on any device.
+//
+// Payload: one stream per slice, in slice order (low to high frequencies). Stream 0 starts with
+// the hyper-latent's symbols (channel-major, each channel under its factorised table), then
+// holds slice 0; stream g holds slice g. Within a slice, channel-major in slice order (its a
+// channels, then its b channels), cells in raster order; each symbol round(y - mean) under the
+// Gaussian table its scale index selects.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cosae/bitstream.hpp"
+#include "cosae/model_file.hpp"
+#include "entropy/cdf_table.hpp"
+#include "entropy/integer_network.hpp"
+#include "model/cosae_model.hpp"
+
+namespace cosae::codec {
+
+// Everything the conditional coding needs besides the float hyper-analysis: exported with the
+// model, read back from its file (never recomputed from float weights at load).
+struct ConditionalCoder {
+  model::ConditionalConfig config;
+  int64_t frequencies = 0;                          // K
+  std::vector<entropy::IntegerConv> layers;         // ConditionalEntropyImpl::integer_layer_names() order
+  std::vector<entropy::CdfTable> scale_tables;      // model::kScaleCount zero-centred Gaussian tables
+  std::vector<entropy::CdfTable> hyper_tables;      // one per hyper-latent channel
+
+  int64_t channels_per_slice() const { return 2 * frequencies / config.slices; }
+  // The hyper-latent's grid for an h x w cell grid.
+  int64_t hyper_rows(int64_t h) const { return (h + config.hyper_stride - 1) / config.hyper_stride; }
+  int64_t hyper_cols(int64_t w) const { return (w + config.hyper_stride - 1) / config.hyper_stride; }
+};
+
+// From a trained network (at export).
+ConditionalCoder build_conditional_coder(model::CosAEImpl& net);
+// As tensors "conditional_int.*", "conditional_tables.*" and "hyper_tables.*".
+void append_conditional_records(const ConditionalCoder& coder, ModelFile& file);
+// Throws cosae::Error (model) for missing, misshapen or invalid records.
+ConditionalCoder read_conditional_coder(const ModelFile& file, const model::ModelConfig& config,
+                                        const std::string& source);
+
+// Codes the scaled latent y (2K x h x w floats, channel-major) and the hyper-latent symbols
+// (Cz x hyper_rows x hyper_cols) into config.slices streams; writes the decoder's y_hat (same
+// layout) to `y_hat` when it is not null, and the ideal size in bits to `estimated_bits`.
+std::vector<std::vector<uint8_t>> encode_conditional(const ConditionalCoder& coder, const float* y,
+                                                     const int32_t* hyper_symbols, int64_t h, int64_t w,
+                                                     float* y_hat = nullptr, double* estimated_bits = nullptr);
+
+// Decodes the streams into y_hat (2K x h x w). With `slices_available` < config.slices only the
+// first streams are read and the later slices are left at their predicted means (a preview);
+// otherwise every stream must be present and consumed exactly. Throws cosae::Error (bad_input)
+// for a wrong stream count or corrupt streams.
+void decode_conditional(const ConditionalCoder& coder, const std::vector<ByteSpan>& streams, int64_t h, int64_t w,
+                        float* y_hat, int64_t slices_available = -1);
+
+}  // namespace cosae::codec
