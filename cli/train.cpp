@@ -66,6 +66,9 @@ class TrainCommand : public Command {
     app.add_option("--time-limit", o.time_limit_s, "Save and stop after this many seconds")
         ->check(CLI::NonNegativeNumber);
     app.add_flag("--bf16", o.bf16, "Mixed precision: convolutions and attention in bfloat16 (autocast)");
+    app.add_flag("--entropy-only", o.entropy_only,
+                 "Train only the conditional entropy model (the config's \"conditional\"), the transform and the "
+                 "factorised prior kept as --init has them: the latent's coding improves, its images stay the same");
     app.add_option("--freq-init", o.freq_init,
                    "Initial frequencies: spiral, or spectrum (drawn from the training crops' mean tile spectrum)")
         ->capture_default_str()

@@ -283,10 +283,24 @@ TEST_CASE("Unknown versions, modes and field values are refused", "[bitstream]")
     change(raw);
     return parse_error_message(raw.build());
   };
-  CHECK(contains(message_for([](RawBitstream& r) { r.version = 3; }), "written by a newer cosae"));
+  CHECK(contains(message_for([](RawBitstream& r) { r.version = 4; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 255; }), "written by a newer cosae"));
   CHECK(contains(message_for([](RawBitstream& r) { r.version = 0; }), "unsupported bitstream format version 0"));
-  CHECK(contains(message_for([](RawBitstream& r) { r.mode = 4; }), "unknown coding mode 4"));
+  CHECK(contains(message_for([](RawBitstream& r) { r.mode = 5; }), "unknown coding mode 5"));
+  // Each mode in the version that holds it: the conditional coding only in version 3, and
+  // version 3 only for it.
+  CHECK(contains(message_for([](RawBitstream& r) { r.mode = 4; }), "is not written as format version 1"));
+  CHECK(contains(message_for([](RawBitstream& r) { r.version = 3; }), "is not written as format version 3"));
+  RawBitstream conditional;
+  conditional.version = 3;
+  conditional.mode = 4;
+  const auto conditional_bytes = conditional.build();
+  CHECK(cosae::parse_bitstream(conditional_bytes.data(), conditional_bytes.size()).header.mode ==
+        CodingMode::conditional);
+  auto header = typical_header();
+  header.mode = CodingMode::conditional;
+  const auto written = cosae::write_bitstream(header, Streams(8));
+  CHECK(cosae::parse_bitstream(written.data(), written.size()).header.format_version == 3);
   CHECK(contains(message_for([](RawBitstream& r) { r.mode = 255; }), "unknown coding mode 255"));
   CHECK(contains(message_for([](RawBitstream& r) { r.quality = 0; }), "quality 0"));
   CHECK(contains(message_for([](RawBitstream& r) { r.channels = 0; }), "channel count 0"));
@@ -306,7 +320,7 @@ TEST_CASE("Unknown versions, modes and field values are refused", "[bitstream]")
       r.lengths.assign(static_cast<std::size_t>(stream_count), 0);
     };
   };
-  CHECK(contains(message_for(detail(0, 0, 2)), "version 2 without a detail layer"));
+  CHECK(contains(message_for(detail(0, 0, 2)), "is not written as format version 2"));
   CHECK(contains(message_for(detail(49, 1, 2)), "detail level 49"));
   CHECK(contains(message_for(detail(5, 0, 2)), "detail layer of level 5 in 0 streams"));
   CHECK(contains(message_for(detail(5, 9, 16)), "in 9 streams"));
@@ -373,7 +387,7 @@ TEST_CASE("write_bitstream refuses headers it could not parse back", "[bitstream
   CHECK(kind_for([](BitstreamHeader& h) { h.channels = 5; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.bit_depth = 10; }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.quality = 0; }) == ErrorKind::usage);
-  CHECK(kind_for([](BitstreamHeader& h) { h.mode = static_cast<CodingMode>(4); }) == ErrorKind::usage);
+  CHECK(kind_for([](BitstreamHeader& h) { h.mode = static_cast<CodingMode>(5); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.model_id.clear(); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader& h) { h.model_id = std::string(65, 'a'); }) == ErrorKind::usage);
   CHECK(kind_for([](BitstreamHeader&) {}, Streams(17)) == ErrorKind::usage);

@@ -73,6 +73,9 @@ struct CosAEImpl : torch::nn::Module {
   Decoder decoder{nullptr};
   EntropyBottleneck entropy{nullptr};
   ConditionalEntropy conditional{nullptr};  // only when config.conditional.enabled()
+  // Training the conditional model alone: forward_train runs the encoder and the decoder
+  // without gradients and leaves the factorised prior out.
+  bool transform_frozen = false;
   torch::Tensor log_gains, log_inverse_gains;  // [levels, 2K]
 
  private:

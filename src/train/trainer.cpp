@@ -262,9 +262,17 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   net->to(device);
   if (spectrum_init) initialise_frequencies_from_data(*net, o, seed, device, out);
   std::vector<torch::Tensor> main_params, aux_params;
-  for (auto& item : net->named_parameters())
+  COSAE_CHECK(!o.entropy_only || config.conditional.enabled(), usage,
+              "--entropy-only: the config has no conditional entropy model to train");
+  net->transform_frozen = o.entropy_only;
+  for (auto& item : net->named_parameters()) {
+    if (o.entropy_only && item.key().rfind("conditional.", 0) != 0) {
+      item.value().set_requires_grad(false);
+      continue;
+    }
     (item.key() == "entropy.quantiles" || item.key() == "conditional.hyper_prior.quantiles" ? aux_params : main_params)
         .push_back(item.value());
+  }
   torch::optim::AdamW optimizer(main_params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   torch::optim::Adam aux_optimizer(aux_params, torch::optim::AdamOptions(o.aux_lr));
   int64_t step = 0;
@@ -381,8 +389,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     clip_gradient_norm(main_params, o.clip_norm);
     foreach_adamw_step(optimizer);
     aux_optimizer.zero_grad();
-    auto aux = net->entropy->aux_loss();
-    if (net->conditional) aux = aux + net->conditional->hyper_prior->aux_loss();
+    auto aux = o.entropy_only ? net->conditional->hyper_prior->aux_loss() : net->entropy->aux_loss();
+    if (net->conditional && !o.entropy_only) aux = aux + net->conditional->hyper_prior->aux_loss();
     aux.backward();
     if (group) group->average_gradients(aux_params);
     aux_optimizer.step();

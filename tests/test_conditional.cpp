@@ -1,0 +1,223 @@
+// The conditional entropy model: its integer layers against their float mirror, the coding's
+// round trip (symbols, image, size estimate) with a small untrained model, hostile streams.
+#include <random>
+
+#include "catch_compat.hpp"
+#include "codec/codec.hpp"
+#include "codec/conditional.hpp"
+#include "cosae/error.hpp"
+#include "image_test_util.hpp"
+#include "model/conditional_entropy.hpp"
+#include "temp_dir.hpp"
+
+using namespace cosae;
+
+namespace {
+
+model::ModelConfig tiny_conditional_config() {
+  auto config = model::load_config("tiny");
+  config.name = "cosae-tiny-conditional";
+  config.conditional.hyper_channels = 4;
+  config.conditional.hyper_stride = 2;
+  config.conditional.slices = 2;
+  config.conditional.features = 8;
+  config.conditional.hidden = 6;
+  config.validate();
+  return config;
+}
+
+codec::CodecModel tiny_conditional_model(const std::string& dir, uint64_t seed) {
+  torch::manual_seed(seed);
+  model::CosAE net(tiny_conditional_config());
+  const std::string path = dir + "/tiny-conditional-" + std::to_string(seed) + ".safetensors";
+  codec::save_codec_model(path, *net);
+  return codec::load_codec_model(path, torch::kCPU);
+}
+
+Image wavy_image(int width, int height) {
+  Image image{width, height, 3, 8, {}};
+  image.samples.resize(image.sample_count());
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < 3; ++c)
+        image.samples[(static_cast<std::size_t>(y) * width + x) * 3 + c] =
+            static_cast<uint16_t>(127.5 + 100 * std::sin(0.21 * x + 0.13 * y * (c + 1)) * std::cos(0.05 * x * y / 7.0));
+  return image;
+}
+
+}  // namespace
+
+TEST_CASE("round_shift divides by a power of two rounding half up, negatives included", "[conditional]") {
+  CHECK(entropy::round_shift(0, 4) == 0);
+  CHECK(entropy::round_shift(7, 4) == 0);
+  CHECK(entropy::round_shift(8, 4) == 1);
+  CHECK(entropy::round_shift(-8, 4) == 0);   // -0.5 rounds up to 0
+  CHECK(entropy::round_shift(-9, 4) == -1);
+  CHECK(entropy::round_shift(-24, 4) == -1);  // -1.5 -> -1
+  CHECK(entropy::round_shift(-25, 4) == -2);
+  CHECK(entropy::round_shift(-5, 0) == -5);
+}
+
+TEST_CASE("an integer layer computes exactly what its float mirror computes", "[conditional]") {
+  torch::manual_seed(11);
+  for (int64_t kernel : {1, 3}) {
+    model::QuantizedConv layer(5, 7, kernel, -40, 255, 3.0);
+    {
+      torch::NoGradGuard no_grad;
+      layer->bias.uniform_(-20, 20);
+    }
+    layer->to(torch::kDouble);
+    const auto integer = layer->to_integer("test");
+    auto x = torch::randint(-127, 128, {1, 5, 6, 9}, torch::kDouble);
+    const auto mirror = layer->forward(x).to(torch::kInt).contiguous();
+    auto x_int = x.to(torch::kInt).contiguous();
+    std::vector<int32_t> out(7 * 6 * 9);
+    integer.forward(x_int.data_ptr<int32_t>(), 6, 9, out.data());
+    const std::vector<int32_t> expected(mirror.data_ptr<int32_t>(), mirror.data_ptr<int32_t>() + mirror.numel());
+    INFO("kernel " << kernel);
+    CHECK(out == expected);
+    CHECK(*std::min_element(out.begin(), out.end()) >= -40);
+  }
+}
+
+TEST_CASE("integer layers that could overflow or are misshapen are refused", "[conditional]") {
+  entropy::IntegerConv layer;
+  layer.name = "big";
+  layer.outputs = 1;
+  layer.inputs = 70000 / 9;
+  layer.kernel = 3;
+  layer.weight.assign(static_cast<std::size_t>(layer.inputs * 9), 127);
+  layer.bias = {0};
+  layer.shift = {0};
+  CHECK_THROWS_AS(layer.validate(), Error);  // 127 * 255 * 69993 > 2^31
+  layer.weight.assign(layer.weight.size(), 1);
+  CHECK_NOTHROW(layer.validate());
+  layer.shift = {31};
+  CHECK_THROWS_AS(layer.validate(), Error);
+  layer.shift = {0};
+  layer.bias = {0, 0};
+  CHECK_THROWS_AS(layer.validate(), Error);
+}
+
+TEST_CASE("the conditional config is written only when present, and read back", "[conditional]") {
+  const auto plain = model::load_config("tiny");
+  CHECK_FALSE(model::to_json(plain).contains("conditional"));
+  const auto config = tiny_conditional_config();
+  const auto back = model::config_from_json(model::to_json(config));
+  CHECK(back.conditional.hyper_channels == 4);
+  CHECK(back.conditional.slices == 2);
+  CHECK(back.conditional.hidden == 6);
+  auto j = model::to_json(config);
+  j["conditional"]["slices"] = 3;  // does not divide K = 8
+  CHECK_THROWS_AS(model::config_from_json(j), Error);
+  j["conditional"]["slices"] = 2;
+  j["conditional"]["typo"] = 1;
+  CHECK_THROWS_AS(model::config_from_json(j), Error);
+}
+
+TEST_CASE("training a conditional model: finite rate, gradients into the parameter path", "[conditional]") {
+  torch::manual_seed(3);
+  model::CosAE net(tiny_conditional_config());
+  net->train();
+  auto x = torch::rand({2, 3, 32, 48});
+  auto out = net->forward_train(x, torch::tensor({0, 5}, torch::kLong));
+  REQUIRE(out.bits.defined());
+  REQUIRE(out.prior_bits.defined());
+  CHECK(torch::isfinite(out.bits).all().item<bool>());
+  CHECK((out.side_bits < out.bits).all().item<bool>());
+  (out.bits.sum() + (out.reconstruction - x).pow(2).sum()).backward();
+  CHECK(net->conditional->slice_mean[1]->weight.grad().abs().sum().item<double>() > 0);
+  CHECK(net->conditional->hyper_analysis->parameters()[0].grad().abs().sum().item<double>() > 0);
+  CHECK(net->encoder->parameters()[0].grad().abs().sum().item<double>() > 0);
+}
+
+TEST_CASE("conditional coding round trips, decodes to the encoder's latent, and matches its estimate",
+          "[conditional][codec]") {
+  cosae_test::TemporaryDirectory dir;
+  auto m = tiny_conditional_model(dir.path, 4);
+  REQUIRE(m.conditional);
+  for (const auto& [w, h] : {std::pair{63, 65}, std::pair{16, 16}, std::pair{100, 40}}) {
+    const auto image = wavy_image(w, h);
+    for (int q : {1, 6}) {
+      INFO(w << "x" << h << " q" << q);
+      const auto bytes = codec::encode(image, m, {q});
+      CHECK(bytes == codec::encode(image, m, {q}));
+      const auto parsed = parse_bitstream(bytes.data(), bytes.size());
+      CHECK(parsed.header.mode == CodingMode::conditional);
+      CHECK(parsed.header.format_version == 3);
+      CHECK(parsed.streams.size() == 2);  // one per slice
+      const auto decoded = codec::decode(bytes.data(), bytes.size(), m);
+      CHECK(decoded.image.width == w);
+      CHECK(decoded.image.height == h);
+
+      // The decoder's latent is the encoder's, and the image is the network's decode of it.
+      torch::NoGradGuard no_grad;
+      const int64_t cw = (w + 15) / 16, ch = (h + 15) / 16;
+      auto x = torch::nn::functional::pad(image_to_tensor(image),
+                                          torch::nn::functional::PadFuncOptions({0, cw * 16 - w, 0, ch * 16 - h})
+                                              .mode(torch::kReplicate));
+      const auto y = m.net->analysis(x, q - 1).contiguous();
+      const auto z = m.net->conditional->hyper_symbols(y).to(torch::kInt).contiguous();
+      std::vector<float> encoder_y_hat(static_cast<std::size_t>(y.numel())), decoder_y_hat(encoder_y_hat.size());
+      double estimate = 0;
+      const auto streams = codec::encode_conditional(*m.conditional, y.data_ptr<float>(), z.data_ptr<int32_t>(), ch,
+                                                     cw, encoder_y_hat.data(), &estimate);
+      std::vector<ByteSpan> spans;
+      for (const auto& s : streams) spans.push_back({s.data(), s.size()});
+      codec::decode_conditional(*m.conditional, spans, ch, cw, decoder_y_hat.data());
+      CHECK(decoder_y_hat == encoder_y_hat);
+      const auto y_hat = torch::from_blob(decoder_y_hat.data(), y.sizes(), torch::kFloat);
+      const auto expected = tensor_to_image(m.net->synthesis(y_hat, q - 1).slice(2, 0, h).slice(3, 0, w), 3, 8);
+      CHECK(decoded.image.samples == expected.samples);
+      // The coded size is the tables' ideal cost plus each stream's 8-byte flush, to within 1%.
+      std::size_t payload = 0;
+      for (const auto& s : streams) payload += s.size();
+      const double ideal = estimate / 8 + 8.0 * static_cast<double>(streams.size());
+      CHECK(static_cast<double>(payload) <= ideal * 1.01 + 4);
+      CHECK(static_cast<double>(payload) >= estimate / 8);
+
+      // A preview from the first slice: the later slices at their predicted means.
+      std::vector<float> preview(encoder_y_hat.size());
+      codec::decode_conditional(*m.conditional, spans, ch, cw, preview.data(), 1);
+      const int64_t cells = ch * cw, per = 8 / 2;
+      for (int64_t k = 0; k < per; ++k)  // slice 0's a channels are exact
+        for (int64_t p = 0; p < cells; ++p) CHECK(preview[k * cells + p] == encoder_y_hat[k * cells + p]);
+    }
+  }
+  // The factorised codings still run on the same model.
+  codec::EncodeOptions factorised;
+  factorised.quality = 3;
+  factorised.coding = codec::Coding::smaller;
+  const auto bytes = codec::encode(wavy_image(40, 40), m, factorised);
+  CHECK(parse_bitstream(bytes.data(), bytes.size()).header.mode != CodingMode::conditional);
+  CHECK(codec::decode(bytes.data(), bytes.size(), m).image.width == 40);
+}
+
+TEST_CASE("hostile conditional streams are refused", "[conditional][codec]") {
+  cosae_test::TemporaryDirectory dir;
+  auto m = tiny_conditional_model(dir.path, 5);
+  const auto bytes = codec::encode(wavy_image(48, 32), m, {2});
+  for (std::size_t n = 0; n < bytes.size(); n += 3) CHECK_THROWS_AS(codec::decode(bytes.data(), n, m), Error);
+  std::mt19937 rng(9);
+  for (int i = 0; i < 100; ++i) {
+    auto damaged = bytes;
+    damaged[rng() % damaged.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    CHECK_THROWS_AS(codec::decode(damaged.data(), damaged.size(), m), Error);
+  }
+  // Streams that pass the CRC but hold the wrong symbols: one stream too few, or garbage.
+  std::vector<uint8_t> junk(64, 0x5a);
+  std::vector<ByteSpan> one = {{junk.data(), junk.size()}};
+  std::vector<float> y_hat(16 * 2 * 3);
+  CHECK_THROWS_AS(codec::decode_conditional(*m.conditional, one, 2, 3, y_hat.data()), Error);
+  std::vector<ByteSpan> two = {{junk.data(), junk.size()}, {junk.data(), 16}};
+  CHECK_THROWS_AS(codec::decode_conditional(*m.conditional, two, 2, 3, y_hat.data()), Error);
+  // A model without a conditional model refuses conditional streams and the option.
+  torch::manual_seed(1);
+  model::CosAE plain_net(model::load_config("tiny"));
+  codec::save_codec_model(dir / "plain.safetensors", *plain_net);
+  auto plain = codec::load_codec_model(dir / "plain.safetensors", torch::kCPU);
+  codec::EncodeOptions conditional;
+  conditional.coding = codec::Coding::conditional;
+  CHECK(cosae_test::expect_error([&] { codec::encode(wavy_image(16, 16), plain, conditional); }).kind() ==
+        ErrorKind::usage);
+}
