@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/parallel.hpp"
 #include "cosae/error.hpp"
 
 namespace cosae::entropy {
@@ -31,31 +32,36 @@ void IntegerConv::validate() const {
 
 void IntegerConv::forward(const int32_t* x, int64_t h, int64_t w, int32_t* y) const {
   const int64_t n = h * w, r = kernel / 2;
-  std::vector<int32_t> acc(static_cast<std::size_t>(n));
-  for (int64_t o = 0; o < outputs; ++o) {
-    std::fill(acc.begin(), acc.end(), bias[static_cast<std::size_t>(o)]);
-    const int8_t* wo = weight.data() + o * inputs * kernel * kernel;
-    for (int64_t i = 0; i < inputs; ++i) {
-      const int32_t* xi = x + i * n;
-      for (int64_t ky = 0; ky < kernel; ++ky)
-        for (int64_t kx = 0; kx < kernel; ++kx) {
-          const int32_t wv = wo[(i * kernel + ky) * kernel + kx];
-          if (wv == 0) continue;
-          const int64_t dy = ky - r, dx = kx - r;
-          const int64_t y0 = std::max<int64_t>(0, -dy), y1 = std::min(h, h - dy);
-          const int64_t x0 = std::max<int64_t>(0, -dx), x1 = std::min(w, w - dx);
-          for (int64_t yy = y0; yy < y1; ++yy) {
-            int32_t* a = acc.data() + yy * w;
-            const int32_t* src = xi + (yy + dy) * w + dx;
-            for (int64_t xx = x0; xx < x1; ++xx) a[xx] += wv * src[xx];
+  // Output channels are independent: split them over threads in chunks of about 2^20
+  // multiply-adds (each output's integers are the same whichever thread computes them).
+  const int64_t work = std::max<int64_t>(1, n * inputs * kernel * kernel);
+  parallel_for(0, outputs, std::max<int64_t>(1, (int64_t{1} << 20) / work), [&](int64_t first, int64_t last) {
+    std::vector<int32_t> acc(static_cast<std::size_t>(n));
+    for (int64_t o = first; o < last; ++o) {
+      std::fill(acc.begin(), acc.end(), bias[static_cast<std::size_t>(o)]);
+      const int8_t* wo = weight.data() + o * inputs * kernel * kernel;
+      for (int64_t i = 0; i < inputs; ++i) {
+        const int32_t* xi = x + i * n;
+        for (int64_t ky = 0; ky < kernel; ++ky)
+          for (int64_t kx = 0; kx < kernel; ++kx) {
+            const int32_t wv = wo[(i * kernel + ky) * kernel + kx];
+            if (wv == 0) continue;
+            const int64_t dy = ky - r, dx = kx - r;
+            const int64_t y0 = std::max<int64_t>(0, -dy), y1 = std::min(h, h - dy);
+            const int64_t x0 = std::max<int64_t>(0, -dx), x1 = std::min(w, w - dx);
+            for (int64_t yy = y0; yy < y1; ++yy) {
+              int32_t* a = acc.data() + yy * w;
+              const int32_t* src = xi + (yy + dy) * w + dx;
+              for (int64_t xx = x0; xx < x1; ++xx) a[xx] += wv * src[xx];
+            }
           }
-        }
+      }
+      const int s = shift[static_cast<std::size_t>(o)];
+      int32_t* yo = y + o * n;
+      for (int64_t p = 0; p < n; ++p)
+        yo[p] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc[static_cast<std::size_t>(p)], s), low, high));
     }
-    const int s = shift[static_cast<std::size_t>(o)];
-    int32_t* yo = y + o * n;
-    for (int64_t p = 0; p < n; ++p)
-      yo[p] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc[static_cast<std::size_t>(p)], s), low, high));
-  }
+  });
 }
 
 }  // namespace cosae::entropy
