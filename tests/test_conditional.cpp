@@ -99,6 +99,15 @@ TEST_CASE("integer layers that could overflow or are misshapen are refused", "[c
   CHECK_THROWS_AS(layer.validate(), Error);
 }
 
+TEST_CASE("slices run from low to high frequencies", "[conditional]") {
+  model::ConditionalEntropyImpl module(4, tiny_conditional_config().conditional, {3});
+  module.order_frequencies(torch::tensor({{3.0, 0.0}, {0.0, 0.5}, {1.0, 1.0}, {0.0, 0.0}}));
+  CHECK(module.frequency_order() == std::vector<int64_t>{3, 1, 2, 0});
+  module.config.slices = 2;
+  CHECK(module.slice_channels(0) == std::vector<int64_t>{3, 1, 7, 5});
+  CHECK(module.slice_channels(1) == std::vector<int64_t>{2, 0, 6, 4});
+}
+
 TEST_CASE("the conditional config is written only when present, and read back", "[conditional]") {
   const auto plain = model::load_config("tiny");
   CHECK_FALSE(model::to_json(plain).contains("conditional"));
@@ -179,9 +188,11 @@ TEST_CASE("conditional coding round trips, decodes to the encoder's latent, and 
       // A preview from the first slice: the later slices at their predicted means.
       std::vector<float> preview(encoder_y_hat.size());
       codec::decode_conditional(*m.conditional, spans, ch, cw, preview.data(), 1);
-      const int64_t cells = ch * cw, per = 8 / 2;
-      for (int64_t k = 0; k < per; ++k)  // slice 0's a channels are exact
-        for (int64_t p = 0; p < cells; ++p) CHECK(preview[k * cells + p] == encoder_y_hat[k * cells + p]);
+      const int64_t cells = ch * cw;
+      for (int64_t j = 0; j < m.conditional->channels_per_slice(); ++j) {  // slice 0 is exact
+        const int64_t c = m.conditional->channel(0, j);
+        for (int64_t p = 0; p < cells; ++p) CHECK(preview[c * cells + p] == encoder_y_hat[c * cells + p]);
+      }
     }
   }
   // The factorised codings still run on the same model.

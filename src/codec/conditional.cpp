@@ -109,6 +109,7 @@ ConditionalCoder build_conditional_coder(model::CosAEImpl& net) {
   ConditionalCoder coder;
   coder.config = net.config.conditional;
   coder.frequencies = net.config.frequencies;
+  coder.order = net.conditional->frequency_order();
   coder.layers = net.conditional->integer_layers();
   coder.scale_tables = gaussian_tables();
   coder.hyper_tables = build_cdf_tables(*net.conditional->hyper_prior);
@@ -135,6 +136,19 @@ ConditionalCoder read_conditional_coder(const ModelFile& file, const model::Mode
   coder.frequencies = config.frequencies;
   const auto& c = coder.config;
   const int64_t m = coder.channels_per_slice();
+  {  // the slice order: the float parameter the trainer keeps, whole numbers forming a permutation
+    const auto values = record_values<float>(file.at("conditional.order"), DType::f32, source);
+    COSAE_CHECK(static_cast<int64_t>(values.size()) == config.frequencies, model, source,
+                ": conditional.order needs ", config.frequencies, " entries");
+    std::vector<bool> seen(values.size(), false);
+    for (float v : values) {
+      const auto k = static_cast<int64_t>(v);
+      COSAE_CHECK(static_cast<float>(k) == v && k >= 0 && k < config.frequencies && !seen[static_cast<std::size_t>(k)],
+                  model, source, ": conditional.order is not a permutation of the frequencies");
+      seen[static_cast<std::size_t>(k)] = true;
+      coder.order.push_back(k);
+    }
+  }
   // The names and shapes a model of this config has (the float module's own list).
   model::ConditionalEntropyImpl shape_source(config.frequencies, c, config.entropy_filters);
   for (const auto& name : shape_source.integer_layer_names()) {
@@ -182,7 +196,7 @@ ConditionalCoder read_conditional_coder(const ModelFile& file, const model::Mode
 std::vector<std::vector<uint8_t>> encode_conditional(const ConditionalCoder& coder, const float* y,
                                                      const int32_t* hyper_symbols, int64_t h, int64_t w, float* y_hat,
                                                      double* estimated_bits) {
-  const int64_t n = h * w, m = coder.channels_per_slice(), K = coder.frequencies, per = K / coder.config.slices;
+  const int64_t n = h * w, m = coder.channels_per_slice();
   const int64_t nz = coder.hyper_rows(h) * coder.hyper_cols(w);
   double bits = 0;
   std::vector<std::vector<uint8_t>> streams;
@@ -199,7 +213,7 @@ std::vector<std::vector<uint8_t>> encode_conditional(const ConditionalCoder& cod
     path.predict(g, index.data(), mean16.data());
     int32_t* context = path.context(g);
     for (int64_t j = 0; j < m; ++j) {
-      const int64_t channel = j < per ? g * per + j : K + g * per + (j - per);
+      const int64_t channel = coder.channel(g, j);
       for (int64_t p = 0; p < n; ++p) {
         const auto at = static_cast<std::size_t>(j * n + p);
         const double value = y[channel * n + p];
@@ -228,7 +242,7 @@ void decode_conditional(const ConditionalCoder& coder, const std::vector<ByteSpa
   COSAE_CHECK(preview ? static_cast<int64_t>(streams.size()) >= coded : static_cast<int64_t>(streams.size()) == S,
               bad_input, "conditional coding: ", streams.size(), " latent streams, expected ", S);
   COSAE_CHECK(coded >= 1, usage, "conditional coding: a preview needs the first slice");
-  const int64_t n = h * w, m = coder.channels_per_slice(), K = coder.frequencies, per = K / coder.config.slices;
+  const int64_t n = h * w, m = coder.channels_per_slice();
   const int64_t Z = coder.config.hyper_channels, nz = coder.hyper_rows(h) * coder.hyper_cols(w);
   std::vector<int32_t> z(static_cast<std::size_t>(Z * nz));
   entropy::RansDecoder first(streams[0].data, streams[0].size);
@@ -243,7 +257,7 @@ void decode_conditional(const ConditionalCoder& coder, const std::vector<ByteSpa
     entropy::RansDecoder* decoder = &first;
     if (g > 0 && g < coded) decoder = &later.emplace(streams[static_cast<std::size_t>(g)].data, streams[static_cast<std::size_t>(g)].size);
     for (int64_t j = 0; j < m; ++j) {
-      const int64_t channel = j < per ? g * per + j : K + g * per + (j - per);
+      const int64_t channel = coder.channel(g, j);
       for (int64_t p = 0; p < n; ++p) {
         const auto at = static_cast<std::size_t>(j * n + p);
         // A slice not read (preview): its symbols are taken as 0, y_hat its predicted mean.

@@ -3,7 +3,7 @@
 // as an integer network on the CPU, so that the encoder and the decoder select the same tables
 // on any device.
 //
-// Payload: one stream per slice, in slice order (low to high frequencies). Stream 0 starts with
+// Payload: one stream per slice, in slice order (low to high frequencies; the model's order). Stream 0 starts with
 // the hyper-latent's symbols (channel-major, each channel under its factorised table), then
 // holds slice 0; stream g holds slice g. Within a slice, channel-major in slice order (its a
 // channels, then its b channels), cells in raster order; each symbol round(y - mean) under the
@@ -27,11 +27,18 @@ namespace cosae::codec {
 struct ConditionalCoder {
   model::ConditionalConfig config;
   int64_t frequencies = 0;                          // K
+  std::vector<int64_t> order;                       // the K frequencies in slice order (a permutation)
   std::vector<entropy::IntegerConv> layers;         // ConditionalEntropyImpl::integer_layer_names() order
   std::vector<entropy::CdfTable> scale_tables;      // model::kScaleCount zero-centred Gaussian tables
   std::vector<entropy::CdfTable> hyper_tables;      // one per hyper-latent channel
 
   int64_t channels_per_slice() const { return 2 * frequencies / config.slices; }
+  // The latent channel of slice g's j-th channel (its a channels, then its b channels).
+  int64_t channel(int64_t g, int64_t j) const {
+    const int64_t per = frequencies / config.slices;
+    return j < per ? order[static_cast<std::size_t>(g * per + j)]
+                   : frequencies + order[static_cast<std::size_t>(g * per + j - per)];
+  }
   // The hyper-latent's grid for an h x w cell grid.
   int64_t hyper_rows(int64_t h) const { return (h + config.hyper_stride - 1) / config.hyper_stride; }
   int64_t hyper_cols(int64_t w) const { return (w + config.hyper_stride - 1) / config.hyper_stride; }

@@ -1,5 +1,6 @@
 #include "model/conditional_entropy.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/torch_compat.hpp"
@@ -83,6 +84,7 @@ entropy::IntegerConv QuantizedConvImpl::to_integer(const std::string& name) cons
 ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, ConditionalConfig c, std::vector<int> hyper_filters)
     : frequencies(frequencies_), config(c) {
   const int64_t C = 2 * frequencies, F = c.features, H = c.hidden, Z = c.hyper_channels, s = c.hyper_stride;
+  order = register_parameter("order", torch::arange(frequencies, torch::kFloat), /*requires_grad=*/false);
   hyper_analysis = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(C, F, 1)), nn::GELU(),
                                   nn::Conv2d(nn::Conv2dOptions(F, F, 3).stride(s).padding(1)), nn::GELU(),
                                   nn::Conv2d(nn::Conv2dOptions(F, Z, 1)));
@@ -106,11 +108,32 @@ ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, Conditional
   }
 }
 
+std::vector<int64_t> ConditionalEntropyImpl::frequency_order() const {
+  const auto values = order.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  std::vector<int64_t> result;
+  for (int64_t k = 0; k < frequencies; ++k) result.push_back(static_cast<int64_t>(values.data_ptr<double>()[k]));
+  return result;
+}
+
+void ConditionalEntropyImpl::order_frequencies(const torch::Tensor& f) {
+  const auto radius = f.detach().to(torch::kCPU, torch::kDouble).pow(2).sum(1).contiguous();
+  std::vector<int64_t> indices(static_cast<std::size_t>(frequencies));
+  for (int64_t k = 0; k < frequencies; ++k) indices[static_cast<std::size_t>(k)] = k;
+  const double* r = radius.data_ptr<double>();
+  std::stable_sort(indices.begin(), indices.end(), [&](int64_t a, int64_t b) { return r[a] < r[b]; });
+  torch::NoGradGuard no_grad;
+  order.copy_(torch::tensor(indices, torch::kLong).to(order.device(), torch::kFloat));
+}
+
 std::vector<int64_t> ConditionalEntropyImpl::slice_channels(int64_t g) const {
+  return slice_channels(g, frequency_order());
+}
+
+std::vector<int64_t> ConditionalEntropyImpl::slice_channels(int64_t g, const std::vector<int64_t>& sorted) const {
   const int64_t per = frequencies / config.slices;
   std::vector<int64_t> channels;
-  for (int64_t k = g * per; k < (g + 1) * per; ++k) channels.push_back(k);
-  for (int64_t k = g * per; k < (g + 1) * per; ++k) channels.push_back(frequencies + k);
+  for (int64_t i = g * per; i < (g + 1) * per; ++i) channels.push_back(sorted[static_cast<std::size_t>(i)]);
+  for (int64_t i = g * per; i < (g + 1) * per; ++i) channels.push_back(frequencies + sorted[static_cast<std::size_t>(i)]);
   return channels;
 }
 
@@ -143,8 +166,9 @@ ConditionalEntropyImpl::Output ConditionalEntropyImpl::forward(const torch::Tens
   std::vector<torch::Tensor> context = {f}, decoded;
   std::vector<int64_t> order;
   torch::Tensor bits = side_bits;
+  const auto sorted = frequency_order();  // one read from the device per step
   for (int64_t g = 0; g < config.slices; ++g) {
-    const auto channels = slice_channels(g);
+    const auto channels = slice_channels(g, sorted);
     order.insert(order.end(), channels.begin(), channels.end());
     const auto y_g = y.index_select(1, torch::tensor(channels, torch::TensorOptions(torch::kLong).device(y.device())));
     auto hidden = slice_mid[static_cast<std::size_t>(g)](slice_in[static_cast<std::size_t>(g)](torch::cat(context, 1)));

@@ -4,7 +4,8 @@
 //
 //   z     = hyper_analysis(y)                 float, encoder only; coded with a factorised prior
 //   F     = hyper_synthesis(round(z - med))   integer: [features] per cell
-//   slice g of the latent (frequencies [gK/S, (g+1)K/S): their a channels, then their b):
+//   slice g of the latent (frequencies order[gK/S .. (g+1)K/S): their a channels, then their b;
+//   `order` sorts the frequencies from low to high when the model is made):
 //     (index, mean16) = slice_net_g(F, round(y_hat) of slices 0..g-1)   integer
 //     scale = kScaleTable[index], mean = mean16 / 16
 //     symbol = round(y - mean), y_hat = symbol + mean    coded with the Gaussian table of `index`
@@ -73,9 +74,15 @@ struct ConditionalEntropyImpl : torch::nn::Module {
 
   // The latent channels of slice g, in slice order: its a channels, then its b channels.
   std::vector<int64_t> slice_channels(int64_t g) const;
+  std::vector<int64_t> slice_channels(int64_t g, const std::vector<int64_t>& frequency_order) const;
+  // The frequencies in slice order: by |(u, v)|, low to high (ties by index). Set when the
+  // model is made (or a conditional model is added to a trained one) and fixed after it.
+  std::vector<int64_t> frequency_order() const;
+  void order_frequencies(const torch::Tensor& frequencies);  // [K, 2]
 
   int64_t frequencies;
   ConditionalConfig config;
+  torch::Tensor order;  // [K] frequency indices as float32 (a parameter without gradient, so it is saved)
   torch::nn::Sequential hyper_analysis{nullptr};
   EntropyBottleneck hyper_prior{nullptr};
   QuantizedConv hs0{nullptr}, hs1{nullptr}, hs2{nullptr};  // hs1 only with hyper_stride 2

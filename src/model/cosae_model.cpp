@@ -104,6 +104,7 @@ CosAEImpl::CosAEImpl(ModelConfig c) : config(std::move(c)) {
   if (config.conditional.enabled())
     conditional = register_module("conditional", ConditionalEntropy(config.frequencies, config.conditional,
                                                                     config.entropy_filters));
+  if (conditional && config.harmonic) conditional->order_frequencies(decoder->frequencies);
   const int64_t L = config.quality_levels(), C = config.latent_channels();
   // Higher quality, finer quantisation: start the gains spread by sqrt(lambda) ratios.
   auto init = torch::empty({L, 1});

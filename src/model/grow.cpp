@@ -87,11 +87,15 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
   const auto channel_map = latent_channel_map(K, grown_K).to(to.log_gains.device());
   const std::string latent_layer = "encoder.layers." + std::to_string(3 * from.config.stages()) + ".";
   auto old_parameters = from.named_parameters();
+  bool conditional_added = false;
   for (auto& item : to.named_parameters()) {
     const std::string& key = item.key();
     auto& grown = item.value();
     const auto* found = old_parameters.find(key);
-    if (found == nullptr && key.rfind("conditional.", 0) == 0) continue;  // a conditional model added: fresh
+    if (found == nullptr && key.rfind("conditional.", 0) == 0) {  // a conditional model added: fresh
+      conditional_added = true;
+      continue;
+    }
     if (found == nullptr && key.rfind("decoder.body.", 0) == 0) {
       // A block appended to the decoder: the last layer of each residual branch starts at 0,
       // so the block passes its input through until training moves it.
@@ -128,6 +132,8 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
       grown.copy_(old);
     }
   }
+  // Its slices follow the trained frequencies, low to high.
+  if (conditional_added) to.conditional->order_frequencies(to.decoder->frequencies);
 }
 
 }  // namespace cosae::model

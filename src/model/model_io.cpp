@@ -39,7 +39,8 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
   file.metadata["config"] = to_json(model.config).dump();
   for (const auto& item : model.named_parameters()) {
     // The priors stay exact.
-    const bool narrow = item.key().rfind("entropy.", 0) != 0 && item.key().rfind("conditional.hyper_prior.", 0) != 0;
+    const bool narrow = item.key().rfind("entropy.", 0) != 0 && item.key().rfind("conditional.hyper_prior.", 0) != 0 &&
+                        item.key() != "conditional.order";
     const auto t = item.value().detach().to(torch::kCPU, narrow ? stored : torch::kFloat).contiguous();
     TensorRecord record;
     record.name = item.key();
