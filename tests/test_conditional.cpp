@@ -80,6 +80,38 @@ TEST_CASE("an integer layer computes exactly what its float mirror computes", "[
   }
 }
 
+TEST_CASE("the float64 device path computes the integer layers exactly", "[conditional]") {
+  std::mt19937 rng(5);
+  for (int64_t kernel : {1, 3}) {
+    entropy::IntegerConv layer;
+    layer.name = "wide";
+    layer.kernel = kernel;
+    layer.outputs = 6;
+    layer.inputs = kernel == 1 ? 60000 : 6000;  // accumulations near the 2^31 bound
+    layer.low = -(1 << 30);
+    layer.high = 1 << 30;
+    std::uniform_int_distribution<int> weight(-127, 127), input(-255, 255);
+    layer.weight.resize(static_cast<std::size_t>(layer.outputs * layer.inputs * kernel * kernel));
+    for (auto& v : layer.weight) v = static_cast<int8_t>(kernel == 1 ? 127 : weight(rng));
+    layer.bias = {0, 5, -7, 1 << 20, -(1 << 20), 3};
+    layer.shift = {0, 1, 4, 9, 17, 30};
+    REQUIRE_NOTHROW(layer.validate());
+    codec::ConditionalCoder coder;
+    coder.layers = {layer};
+    coder.place_on(torch::kCPU);
+    std::vector<int32_t> x(static_cast<std::size_t>(layer.inputs * 2 * 3));
+    for (auto& v : x) v = kernel == 1 ? 255 : input(rng);
+    std::vector<int32_t> expected(static_cast<std::size_t>(layer.outputs * 2 * 3));
+    layer.forward(x.data(), 2, 3, expected.data());
+    const auto got = codec::exact_forward(layer, coder.device_layers[0],
+                                          torch::from_blob(x.data(), {layer.inputs, 2, 3}, torch::kInt).to(torch::kDouble))
+                         .to(torch::kInt)
+                         .contiguous();
+    INFO("kernel " << kernel);
+    CHECK(std::vector<int32_t>(got.data_ptr<int32_t>(), got.data_ptr<int32_t>() + got.numel()) == expected);
+  }
+}
+
 TEST_CASE("integer layers that could overflow or are misshapen are refused", "[conditional]") {
   entropy::IntegerConv layer;
   layer.name = "big";

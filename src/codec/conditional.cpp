@@ -21,55 +21,53 @@ constexpr double kTableReach = 6.5;
 
 int64_t layers_per_slice() { return 4; }  // in, mid, scale, mean
 
-// The integer parameter path for one image: the hyper-synthesis's features once, then each
-// slice's (scale index, mean16) from the features and the slices decoded before it.
+// The integer parameter path for one image, on the coder's device: the hyper-synthesis's
+// features once, then each slice's (scale index, mean16) from the features and the slices
+// decoded before it.
 class ParameterPath {
  public:
   ParameterPath(const ConditionalCoder& coder, int64_t h, int64_t w, const int32_t* hyper_symbols)
       : c_(coder), h_(h), w_(w), n_(h * w), m_(coder.channels_per_slice()) {
     const auto& cfg = c_.config;
-    const int64_t hz = c_.hyper_rows(h), wz = c_.hyper_cols(w), nz = hz * wz;
-    const int64_t Z = cfg.hyper_channels, H = cfg.hidden, F = cfg.features;
-    std::vector<int32_t> z(static_cast<std::size_t>(Z * nz));
-    for (std::size_t i = 0; i < z.size(); ++i) z[i] = std::clamp(hyper_symbols[i], -model::kMaxContext, model::kMaxContext);
+    const int64_t hz = c_.hyper_rows(h), wz = c_.hyper_cols(w);
+    const auto f64 = torch::TensorOptions(torch::kDouble).device(c_.device);
+    auto z = torch::from_blob(const_cast<int32_t*>(hyper_symbols), {cfg.hyper_channels, hz, wz}, torch::kInt)
+                 .to(f64)
+                 .clamp(-model::kMaxContext, model::kMaxContext);
     std::size_t layer = 0;
-    std::vector<int32_t> hidden(static_cast<std::size_t>(H * nz));
-    c_.layers[layer++].forward(z.data(), hz, wz, hidden.data());
-    if (cfg.hyper_stride == 2) {
-      std::vector<int32_t> wide(static_cast<std::size_t>(4 * H * nz));
-      c_.layers[layer++].forward(hidden.data(), hz, wz, wide.data());
-      // Pixel shuffle: channel 4c + 2dy + dx of hyper cell (y, x) is channel c of cell
-      // (2y + dy, 2x + dx); cells past the grid are dropped.
-      hidden.assign(static_cast<std::size_t>(H * n_), 0);
-      for (int64_t ch = 0; ch < H; ++ch)
-        for (int64_t yy = 0; yy < h; ++yy)
-          for (int64_t xx = 0; xx < w; ++xx)
-            hidden[static_cast<std::size_t>((ch * h + yy) * w + xx)] =
-                wide[static_cast<std::size_t>(((4 * ch + 2 * (yy % 2) + (xx % 2)) * hz + yy / 2) * wz + xx / 2)];
-    }
-    inputs_.assign(static_cast<std::size_t>((F + cfg.slices * m_) * n_), 0);
-    c_.layers[layer++].forward(hidden.data(), h, w, inputs_.data());
+    auto hidden = run(layer++, z);
+    // Pixel shuffle: channel 4c + 2dy + dx of hyper cell (y, x) is channel c of cell
+    // (2y + dy, 2x + dx); cells past the grid are dropped.
+    if (cfg.hyper_stride == 2)
+      hidden = torch::pixel_shuffle(run(layer++, hidden).unsqueeze(0), 2).squeeze(0).slice(1, 0, h).slice(2, 0, w);
+    inputs_ = torch::zeros({cfg.features + cfg.slices * m_, h, w}, f64);
+    inputs_.narrow(0, 0, cfg.features).copy_(run(layer++, hidden.contiguous()));
     first_slice_layer_ = layer;
   }
 
   // Scale indices and means (1/16 step) of slice g's m x n symbols.
   void predict(int64_t g, int32_t* index, int32_t* mean16) {
     const auto base = first_slice_layer_ + static_cast<std::size_t>(g * layers_per_slice());
-    const auto& in = c_.layers[base];
-    std::vector<int32_t> a(static_cast<std::size_t>(in.outputs * n_)), b(static_cast<std::size_t>(c_.layers[base + 1].outputs * n_));
-    in.forward(inputs_.data(), h_, w_, a.data());
-    c_.layers[base + 1].forward(a.data(), h_, w_, b.data());
-    c_.layers[base + 2].forward(b.data(), h_, w_, index);
-    c_.layers[base + 3].forward(b.data(), h_, w_, mean16);
+    const auto hidden = run(base + 1, run(base, inputs_.narrow(0, 0, c_.config.features + g * m_)));
+    const auto both = torch::cat({run(base + 2, hidden), run(base + 3, hidden)}).to(torch::kCPU, torch::kInt).contiguous();
+    std::memcpy(index, both.data_ptr<int32_t>(), static_cast<std::size_t>(m_ * n_) * sizeof(int32_t));
+    std::memcpy(mean16, both.data_ptr<int32_t>() + m_ * n_, static_cast<std::size_t>(m_ * n_) * sizeof(int32_t));
   }
 
-  // Slice g's decoded values, round(y_hat) clamped, as context for the slices after it.
-  int32_t* context(int64_t g) { return inputs_.data() + (c_.config.features + g * m_) * n_; }
+  // Slice g's decoded values, round(y_hat) clamped (m x n), as context for the slices after it.
+  void set_context(int64_t g, const std::vector<int32_t>& context) {
+    inputs_.narrow(0, c_.config.features + g * m_, m_)
+        .copy_(torch::from_blob(const_cast<int32_t*>(context.data()), {m_, h_, w_}, torch::kInt).to(torch::kDouble));
+  }
 
  private:
+  torch::Tensor run(std::size_t layer, const torch::Tensor& x) const {
+    return exact_forward(c_.layers[layer], c_.device_layers[layer], x);
+  }
+
   const ConditionalCoder& c_;
   int64_t h_, w_, n_, m_;
-  std::vector<int32_t> inputs_;  // [features + slices * m][n]
+  torch::Tensor inputs_;  // [features + slices * m, h, w] float64 on the coder's device
   std::size_t first_slice_layer_ = 0;
 };
 
@@ -104,6 +102,37 @@ void check_layer(const entropy::IntegerConv& layer, int64_t inputs, int64_t outp
 
 }  // namespace
 
+void ConditionalCoder::place_on(const torch::Device& target) {
+  device = target;
+  device_layers.clear();
+  const auto f64 = torch::TensorOptions(torch::kDouble);
+  for (const auto& layer : layers) {
+    DeviceLayer d;
+    d.weight = torch::from_blob(const_cast<int8_t*>(layer.weight.data()),
+                                {layer.outputs, layer.inputs * layer.kernel * layer.kernel}, torch::kChar)
+                   .to(f64);
+    d.bias = torch::from_blob(const_cast<int32_t*>(layer.bias.data()), {layer.outputs, 1}, torch::kInt).to(f64);
+    auto shift = torch::from_blob(const_cast<uint8_t*>(layer.shift.data()), {layer.outputs, 1}, torch::kByte).to(f64);
+    d.scale = torch::pow(2.0, -shift);
+    d.half = torch::where(shift > 0, torch::pow(2.0, shift - 1), torch::zeros_like(shift));
+    for (auto* t : {&d.weight, &d.bias, &d.scale, &d.half}) *t = t->to(target);
+    device_layers.push_back(std::move(d));
+  }
+}
+
+torch::Tensor exact_forward(const entropy::IntegerConv& layer, const ConditionalCoder::DeviceLayer& d,
+                            const torch::Tensor& x) {
+  const int64_t h = x.size(1), w = x.size(2);
+  // im2col by copies (unfold), then one matrix product: no transform that would round.
+  const auto columns = layer.kernel == 1
+                           ? x.reshape({layer.inputs, h * w})
+                           : torch::nn::functional::unfold(
+                                 x.unsqueeze(0), torch::nn::functional::UnfoldFuncOptions({3, 3}).padding(1))
+                                 .squeeze(0);
+  const auto acc = torch::addmm(d.bias, d.weight, columns);
+  return torch::floor((acc + d.half) * d.scale).clamp(layer.low, layer.high).view({layer.outputs, h, w});
+}
+
 ConditionalCoder build_conditional_coder(model::CosAEImpl& net) {
   COSAE_CHECK(net.conditional, usage, "model has no conditional entropy model");
   ConditionalCoder coder;
@@ -113,6 +142,7 @@ ConditionalCoder build_conditional_coder(model::CosAEImpl& net) {
   coder.layers = net.conditional->integer_layers();
   coder.scale_tables = gaussian_tables();
   coder.hyper_tables = build_cdf_tables(*net.conditional->hyper_prior);
+  coder.place_on(torch::kCPU);
   return coder;
 }
 
@@ -190,6 +220,7 @@ ConditionalCoder read_conditional_coder(const ModelFile& file, const model::Mode
   }
   coder.scale_tables = read_table_records(file, kScaleTablePrefix, model::kScaleCount, source);
   coder.hyper_tables = read_table_records(file, kHyperTablePrefix, Z, source);
+  coder.place_on(torch::kCPU);
   return coder;
 }
 
@@ -208,10 +239,9 @@ std::vector<std::vector<uint8_t>> encode_conditional(const ConditionalCoder& cod
       bits += coder.hyper_tables[static_cast<std::size_t>(ch)].cost_bits(v);
     }
   ParameterPath path(coder, h, w, hyper_symbols);
-  std::vector<int32_t> index(static_cast<std::size_t>(m * n)), mean16(static_cast<std::size_t>(m * n));
+  std::vector<int32_t> index(static_cast<std::size_t>(m * n)), mean16(index.size()), context(index.size());
   for (int64_t g = 0; g < coder.config.slices; ++g) {
     path.predict(g, index.data(), mean16.data());
-    int32_t* context = path.context(g);
     for (int64_t j = 0; j < m; ++j) {
       const int64_t channel = coder.channel(g, j);
       for (int64_t p = 0; p < n; ++p) {
@@ -229,6 +259,7 @@ std::vector<std::vector<uint8_t>> encode_conditional(const ConditionalCoder& cod
       }
     }
     streams.push_back(encoder.finish());
+    path.set_context(g, context);
   }
   if (estimated_bits) *estimated_bits = bits;
   return streams;
@@ -249,10 +280,9 @@ void decode_conditional(const ConditionalCoder& coder, const std::vector<ByteSpa
   for (int64_t ch = 0; ch < Z; ++ch)
     for (int64_t p = 0; p < nz; ++p) z[static_cast<std::size_t>(ch * nz + p)] = first.get(coder.hyper_tables[static_cast<std::size_t>(ch)]);
   ParameterPath path(coder, h, w, z.data());
-  std::vector<int32_t> index(static_cast<std::size_t>(m * n)), mean16(static_cast<std::size_t>(m * n));
+  std::vector<int32_t> index(static_cast<std::size_t>(m * n)), mean16(index.size()), context(index.size());
   for (int64_t g = 0; g < S; ++g) {
     path.predict(g, index.data(), mean16.data());
-    int32_t* context = path.context(g);
     std::optional<entropy::RansDecoder> later;
     entropy::RansDecoder* decoder = &first;
     if (g > 0 && g < coded) decoder = &later.emplace(streams[static_cast<std::size_t>(g)].data, streams[static_cast<std::size_t>(g)].size);
@@ -267,6 +297,7 @@ void decode_conditional(const ConditionalCoder& coder, const std::vector<ByteSpa
       }
     }
     if (g < coded) decoder->finish();
+    path.set_context(g, context);
   }
 }
 

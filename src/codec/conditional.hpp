@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/torch.h>
+
 #include "cosae/bitstream.hpp"
 #include "cosae/model_file.hpp"
 #include "entropy/cdf_table.hpp"
@@ -31,6 +33,18 @@ struct ConditionalCoder {
   std::vector<entropy::IntegerConv> layers;         // ConditionalEntropyImpl::integer_layer_names() order
   std::vector<entropy::CdfTable> scale_tables;      // model::kScaleCount zero-centred Gaussian tables
   std::vector<entropy::CdfTable> hyper_tables;      // one per hyper-latent channel
+
+  // The integer layers as float64 tensors on the device that runs them (place_on): every
+  // product and partial sum of a layer is an integer below 2^31 (IntegerConv::validate), so
+  // float64 holds it exactly and any summation order, on any device and BLAS, gives the same
+  // integers as IntegerConv::forward.
+  struct DeviceLayer {
+    torch::Tensor weight;  // [outputs, inputs * kernel^2]
+    torch::Tensor bias, half, scale;  // [outputs, 1]: bias, 2^(shift - 1) (0 without shift), 2^-shift
+  };
+  std::vector<DeviceLayer> device_layers;
+  torch::Device device = torch::kCPU;
+  void place_on(const torch::Device& target);
 
   int64_t channels_per_slice() const { return 2 * frequencies / config.slices; }
   // The latent channel of slice g's j-th channel (its a channels, then its b channels).
@@ -51,6 +65,11 @@ void append_conditional_records(const ConditionalCoder& coder, ModelFile& file);
 // Throws cosae::Error (model) for missing, misshapen or invalid records.
 ConditionalCoder read_conditional_coder(const ModelFile& file, const model::ModelConfig& config,
                                         const std::string& source);
+
+// One integer layer on float64 tensors: x [inputs, h, w] (integers) -> [outputs, h, w], equal to
+// IntegerConv::forward.
+torch::Tensor exact_forward(const entropy::IntegerConv& layer, const ConditionalCoder::DeviceLayer& weights,
+                            const torch::Tensor& x);
 
 // Codes the scaled latent y (2K x h x w floats, channel-major) and the hyper-latent symbols
 // (Cz x hyper_rows x hyper_cols) into config.slices streams; writes the decoder's y_hat (same

@@ -137,7 +137,10 @@ CodecModel load_codec_model(const std::string& path, const torch::Device& device
   m.id = id->second;
   const auto C = static_cast<std::size_t>(m.net->config.latent_channels());
   m.tables = read_table_records(file, kTablePrefix, static_cast<int64_t>(C), path);
-  if (m.net->conditional) m.conditional = read_conditional_coder(file, m.net->config, path);
+  if (m.net->conditional) {
+    m.conditional = read_conditional_coder(file, m.net->config, path);
+    m.conditional->place_on(device);
+  }
   // Pairing two tables costs the product of their sizes: ~350k steps in all for the shipped
   // model; a file with tables so wide that this would take seconds can still code Cartesian.
   int64_t pairing_cost = 0;

@@ -1,7 +1,8 @@
 // libFuzzer target for the whole decoder: rANS decoding of arbitrary payloads with a real
 // model's tables, dequantisation, the network and the output image. The input's first bytes
 // choose the header fields (size up to 200x200, channels, bit depth, quality, coding mode, the
-// stream count, a detail layer); the rest is the payload. The header names the loaded model, so inputs get
+// stream count, a detail layer); the rest is the payload. The model has a conditional entropy
+// model too, so the conditional coding (bitstream version 3) is fuzzed with the others. The header names the loaded model, so inputs get
 // past the identity check into the decoder proper. Every input must decode to an image of
 // the header's size or throw cosae::Error (bad_input); never crash, hang or trip a sanitizer.
 // (fuzz_bitstream covers the container's own parsing of arbitrary bytes.)
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "codec/codec.hpp"
+#include "codec/conditional.hpp"
 #include "codec/payload.hpp"
 #include "cosae/bitstream.hpp"
 #include "cosae/error.hpp"
@@ -44,7 +46,12 @@ std::size_t g_decoded = 0, g_refused = 0;
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   at::set_num_threads(1);
   torch::manual_seed(1);
-  cosae::model::CosAE net(cosae::model::load_config("tiny"));
+  auto config = cosae::model::load_config("tiny");
+  config.conditional.hyper_channels = 4;  // 2 slices of 4 frequencies, hyper-latent at stride 2
+  config.conditional.slices = 2;
+  config.conditional.features = 8;
+  config.conditional.hidden = 6;
+  cosae::model::CosAE net(config);
   const std::string path = "/tmp/cosae-fuzz-codec-" + std::to_string(::getpid()) + ".safetensors";
   cosae::codec::save_codec_model(path, *net);
   g_model = new cosae::codec::CodecModel(cosae::codec::load_codec_model(path, torch::kCPU));
@@ -66,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.mode = data[5] & 2   ? (data[5] & 4 ? cosae::CodingMode::cell_gains : cosae::CodingMode::adaptive)
                 : data[4] & 1 ? cosae::CodingMode::cartesian
                               : cosae::CodingMode::polar;
+  if (data[5] & 16) header.mode = cosae::CodingMode::conditional;
   // 1 to 4 streams (the tiny model's K allows up to its frequency count; 0 and too many are
   // refused), raw bytes split evenly, or real rANS streams below.
   const int stream_count = 1 + ((data[4] >> 1) & 3);
@@ -85,11 +93,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       values[static_cast<std::size_t>(j)] = static_cast<float>(
           std::max(-cosae::entropy::kMaxMagnitude, std::min(cosae::entropy::kMaxMagnitude, v * scale)));
     }
-    const cosae::codec::PayloadShape shape{C / 2, cells};
-    const auto& tables =
-        header.mode == cosae::CodingMode::polar ? g_model->amplitude_tables : g_model->tables;
-    streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
-                                            std::min<int64_t>(stream_count, C / 2))[0];
+    if (header.mode == cosae::CodingMode::conditional) {
+      const auto& coder = *g_model->conditional;
+      const int64_t h = (header.height + D - 1) / D, w = (header.width + D - 1) / D;
+      std::vector<int32_t> z(static_cast<std::size_t>(coder.config.hyper_channels * coder.hyper_rows(h) * coder.hyper_cols(w)));
+      for (std::size_t j = 0; j < z.size(); ++j) z[j] = static_cast<int8_t>(data[6 + j % (size - 6)]) / 8;
+      streams = cosae::codec::encode_conditional(coder, values.data(), z.data(), h, w);
+    } else {
+      const cosae::codec::PayloadShape shape{C / 2, cells};
+      const auto& tables =
+          header.mode == cosae::CodingMode::polar ? g_model->amplitude_tables : g_model->tables;
+      streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
+                                              std::min<int64_t>(stream_count, C / 2))[0];
+    }
   }
   if (data[3] & 0x80) {  // a detail layer: one stream per coded channel, the payload bytes again
     header.detail_level = 1 + (data[3] >> 3) % 16 * 3;
