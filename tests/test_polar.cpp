@@ -173,6 +173,9 @@ TEST_CASE("polar bitstreams: round trips, determinism, the mode in the header, d
   CHECK(codec::coding_from_name("cartesian") == codec::Coding::cartesian);
   CHECK(codec::coding_from_name("adaptive") == codec::Coding::adaptive);
   CHECK(codec::coding_from_name("cell-gains") == codec::Coding::cell_gains);
-  CHECK(codec::coding_from_name("auto") == codec::Coding::smaller);
+  CHECK(codec::coding_from_name("factorised") == codec::Coding::smaller);
+  CHECK(codec::coding_from_name("conditional") == codec::Coding::conditional);
+  CHECK(codec::coding_from_name("auto") == codec::Coding::automatic);
+  CHECK(std::string(codec::coding_name(codec::Coding::smaller)) == "factorised");
   CHECK_THROWS_AS(codec::coding_from_name("spherical"), Error);
 }

@@ -82,7 +82,8 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
       if (size_name == s.name) size = &s;
     COSAE_CHECK(size, usage, "bench codec: unknown size '", size_name, "' (kodak, 4k)");
     const Image image = synthetic_photo(size->width, size->height);
-    // The default settings first (auto coding: every mode, the smallest stream kept); on a GPU
+    // The default settings first (auto coding: the conditional coding where the model has one,
+    // else every factorised mode with the smallest stream kept); on a GPU
     // also float32 networks; then each coding mode alone.
     struct Variant {
       const char* codec;
@@ -92,6 +93,8 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& o) {
     };
     std::vector<Variant> variants = {{"cosae", model.half_precision, codec::Coding::automatic}};
     if (model.half_precision) variants.push_back({"cosae-fp32", false, codec::Coding::automatic});
+    // With a conditional model the default is its coding: the factorised codings beside it.
+    if (model.conditional) variants.push_back({"cosae-factorised", model.half_precision, codec::Coding::smaller});
     variants.push_back({"cosae-cart", model.half_precision, codec::Coding::cartesian});
     variants.push_back({"cosae-polar", model.half_precision, codec::Coding::polar});
     variants.push_back({"cosae-adaptive", model.half_precision, codec::Coding::adaptive});
