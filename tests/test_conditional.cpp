@@ -236,6 +236,30 @@ TEST_CASE("conditional coding round trips, decodes to the encoder's latent, and 
   CHECK(codec::decode(bytes.data(), bytes.size(), m).image.width == 40);
 }
 
+TEST_CASE("a half-precision model file keeps the parameter path's float mirror exact", "[conditional]") {
+  cosae_test::TemporaryDirectory dir;
+  torch::manual_seed(8);
+  model::CosAE net(tiny_conditional_config());
+  codec::save_codec_model(dir / "half.safetensors", *net, DType::f16);
+  auto m = codec::load_codec_model(dir / "half.safetensors", torch::kCPU);
+  torch::NoGradGuard no_grad;
+  const auto y = m.net->analysis(image_to_tensor(wavy_image(64, 48)), 2).contiguous();
+  const auto z = m.net->conditional->hyper_symbols(y).to(torch::kInt).contiguous();
+  std::vector<float> coded(static_cast<std::size_t>(y.numel()));
+  codec::encode_conditional(*m.conditional, y.data_ptr<float>(), z.data_ptr<int32_t>(), 3, 4, coded.data());
+  const auto mirror = m.net->conditional->forward(y).y_hat.contiguous();
+  CHECK(std::vector<float>(mirror.data_ptr<float>(), mirror.data_ptr<float>() + mirror.numel()) == coded);
+  // The loaded float weights quantise to exactly the integer layers the file holds.
+  const auto layers = m.net->conditional->integer_layers();
+  REQUIRE(layers.size() == m.conditional->layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    INFO(layers[i].name);
+    CHECK(layers[i].weight == m.conditional->layers[i].weight);
+    CHECK(layers[i].bias == m.conditional->layers[i].bias);
+    CHECK(layers[i].shift == m.conditional->layers[i].shift);
+  }
+}
+
 TEST_CASE("hostile conditional streams are refused", "[conditional][codec]") {
   cosae_test::TemporaryDirectory dir;
   auto m = tiny_conditional_model(dir.path, 5);

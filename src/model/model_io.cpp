@@ -38,9 +38,12 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
   file.metadata["format_version"] = std::to_string(kModelFormatVersion);
   file.metadata["config"] = to_json(model.config).dump();
   for (const auto& item : model.named_parameters()) {
-    // The priors stay exact.
-    const bool narrow = item.key().rfind("entropy.", 0) != 0 && item.key().rfind("conditional.hyper_prior.", 0) != 0 &&
-                        item.key() != "conditional.order";
+    // The priors stay exact, and so does the conditional model's parameter path: its float
+    // weights are the mirror of the integer layers the codec runs, which narrowing would
+    // move across their rounding steps. (Its hyper-analysis, encoder side only, narrows.)
+    const bool conditional_exact =
+        item.key().rfind("conditional.", 0) == 0 && item.key().rfind("conditional.hyper_analysis.", 0) != 0;
+    const bool narrow = item.key().rfind("entropy.", 0) != 0 && !conditional_exact;
     const auto t = item.value().detach().to(torch::kCPU, narrow ? stored : torch::kFloat).contiguous();
     TensorRecord record;
     record.name = item.key();

@@ -1,6 +1,6 @@
 // A trained CosAE as a model file (safetensors): the config and format version in the
 // metadata, every parameter under its module path: float32, or float16/bfloat16 to halve the
-// file (the entropy model's parameters stay float32). Loading widens them to float32.
+// file (the priors and the conditional model's parameter path stay float32). Loading widens them to float32.
 #pragma once
 
 #include <string>

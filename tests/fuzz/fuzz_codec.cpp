@@ -98,6 +98,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const int64_t h = (header.height + D - 1) / D, w = (header.width + D - 1) / D;
       std::vector<int32_t> z(static_cast<std::size_t>(coder.config.hyper_channels * coder.hyper_rows(h) * coder.hyper_cols(w)));
       for (std::size_t j = 0; j < z.size(); ++j) z[j] = static_cast<int8_t>(data[6 + j % (size - 6)]) / 8;
+      // Symbols are the values less a mean of up to +-2048: keep them within the coder's range.
+      const float limit = static_cast<float>(cosae::entropy::kMaxMagnitude - cosae::model::kMaxMean16 / cosae::model::kMeanUnits - 1);
+      for (auto& v : values) v = std::max(-limit, std::min(limit, v));
       streams = cosae::codec::encode_conditional(coder, values.data(), z.data(), h, w);
     } else {
       const cosae::codec::PayloadShape shape{C / 2, cells};
