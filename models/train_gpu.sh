@@ -45,7 +45,8 @@
 # GPU, --batch per process: N times the batch); LR sets the peak learning rate (default 2e-4);
 # loader threads are the cores shared out among the processes. Run "deep" is the default
 # run's config with two more decoder blocks (models/wide-deep.json), grown from INIT the same
-# way. A run named BASE.TAG is run BASE with the arguments in $ARGS_TAG added, and trained on
+# way. Run "conditional" trains the conditional entropy model of models/wide-conditional.json
+# alone (--entropy-only) over INIT's transform (default: the shipped model). A run named BASE.TAG is run BASE with the arguments in $ARGS_TAG added, and trained on
 # the folder $DATA_TAG instead of $DATA when that is set, for side by side comparisons of a
 # training option or a training set:
 #   NAMES="default default.ds2" ARGS_ds2="--downscale 2" models/train_gpu.sh start 1250
@@ -130,6 +131,7 @@ run_args() {
   case $1 in
     default) echo "--config $CONFIG ${INIT:+--init $INIT}" ;;
     deep) echo "--config models/wide-deep.json ${INIT:+--init $INIT}" ;;
+    conditional) echo "--config models/wide-conditional.json --init ${INIT:-models/default.safetensors} --entropy-only" ;;
     ablation) echo "--config ablation" ;;
     study-spiral) echo "--config default" ;;
     study-spectrum) echo "--config default --freq-init spectrum" ;;
@@ -172,6 +174,7 @@ case "${1:-}" in
       probe_config=${n%%.*}
       [[ $probe_config == default ]] && probe_config=$CONFIG
       [[ $probe_config == deep ]] && probe_config=models/wide-deep.json
+      [[ $probe_config == conditional ]] && probe_config=models/wide-conditional.json
       CUDA_VISIBLE_DEVICES=$(gpu_of "$n") "${TRAIN[@]}" --data "$(data_of "$n")" "${COMMON[@]}" --config "$probe_config" --out "$RUNS/probe-$n" --steps 200 --log-every 100 \
         >"$LOGS/probe-$n.log" 2>&1 &
     done
