@@ -212,6 +212,17 @@ TEST_CASE("train a tiny model through the CLI, then describe it", "[cli]") {
   cosae_test::make_dirs(dir / "empty");
   CHECK(run_cli("train --data " + (dir / "empty") + " --out " + (dir / "r3") + " --config tiny --device cpu").exit_code == 3);
   CHECK_FALSE(cosae_test::exists(dir / "r3"));
+  // --entropy-only needs a conditional model in the config, and a trained transform (--init).
+  const std::string samples = COSAE_TEST_SAMPLES_DIR;
+  const auto no_conditional = run_cli("train --data " + samples + " --out " + (dir / "r4") +
+                                      " --config tiny --init " + samples + "/../tests/golden/tiny-conditional.safetensors"
+                                      " --entropy-only --steps 1 --device cpu 2>&1");
+  CHECK(no_conditional.exit_code == 2);
+  CHECK(no_conditional.output.find("no conditional entropy model") != std::string::npos);
+  const auto no_init = run_cli("train --data " + samples + " --out " + (dir / "r5") + " --config " + samples +
+                               "/../tests/golden/tiny-conditional.json --entropy-only --steps 1 --device cpu 2>&1");
+  CHECK(no_init.exit_code == 2);
+  CHECK(no_init.output.find("--init") != std::string::npos);
 
   // A config typo, and a file that is not a model.
   CHECK(run_cli("train --data . --out " + (dir / "r2") + " --config no-such-preset").exit_code != 0);

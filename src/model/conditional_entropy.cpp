@@ -109,10 +109,14 @@ ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, Conditional
 }
 
 std::vector<int64_t> ConditionalEntropyImpl::frequency_order() const {
-  const auto values = order.detach().to(torch::kCPU, torch::kDouble).contiguous();
-  std::vector<int64_t> result;
-  for (int64_t k = 0; k < frequencies; ++k) result.push_back(static_cast<int64_t>(values.data_ptr<double>()[k]));
-  return result;
+  const auto version = static_cast<int64_t>(order._version());
+  if (version != order_version_ || static_cast<int64_t>(order_cache_.size()) != frequencies) {
+    const auto values = order.detach().to(torch::kCPU, torch::kDouble).contiguous();
+    order_cache_.clear();
+    for (int64_t k = 0; k < frequencies; ++k) order_cache_.push_back(static_cast<int64_t>(values.data_ptr<double>()[k]));
+    order_version_ = version;
+  }
+  return order_cache_;
 }
 
 void ConditionalEntropyImpl::order_frequencies(const torch::Tensor& f) {

@@ -90,6 +90,9 @@ struct ConditionalEntropyImpl : torch::nn::Module {
 
  private:
   torch::Tensor features(const torch::Tensor& z_symbols, int64_t h, int64_t w);
+  // frequency_order() reads `order` back once per change of it (its version counter), not per step.
+  mutable int64_t order_version_ = -1;
+  mutable std::vector<int64_t> order_cache_;
 };
 TORCH_MODULE(ConditionalEntropy);
 

@@ -123,14 +123,14 @@ CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, cons
   // Under autocast the convolutions may run in bfloat16; the latent, the prior and the
   // harmonic synthesis stay float32.
   if (conditional && transform_frozen) {
+    // Only the rate trains: no decoder, so no reconstruction.
     torch::Tensor y;
     {
       torch::NoGradGuard no_grad;
       y = widen(encoder(image)) * gains_for(levels, false);
     }
     auto coded = conditional(y);
-    torch::NoGradGuard no_grad;
-    return {widen(decoder(coded.y_hat * gains_for(levels, true))), coded.bits, coded.side_bits, {}};
+    return {{}, coded.bits, coded.side_bits, {}};
   }
   auto y = widen(encoder(image)) * gains_for(levels, false);
   if (conditional) {

@@ -47,7 +47,7 @@ struct CosAEImpl : torch::nn::Module {
   explicit CosAEImpl(ModelConfig config);
 
   struct TrainOutput {
-    torch::Tensor reconstruction;  // [B, 3, H, W]
+    torch::Tensor reconstruction;  // [B, 3, H, W]; undefined when only the rate trains (transform_frozen)
     torch::Tensor bits;            // [B]: estimated bits of each image's latent
     // With a conditional model: the hyper-latent's share of `bits`, and the factorised prior's
     // bits for the same latent, trained on a detached latent so that the factorised codings
@@ -73,8 +73,8 @@ struct CosAEImpl : torch::nn::Module {
   Decoder decoder{nullptr};
   EntropyBottleneck entropy{nullptr};
   ConditionalEntropy conditional{nullptr};  // only when config.conditional.enabled()
-  // Training the conditional model alone: forward_train runs the encoder and the decoder
-  // without gradients and leaves the factorised prior out.
+  // Training the conditional model alone: forward_train runs the encoder without gradients,
+  // not the decoder (its reconstruction is undefined), and leaves the factorised prior out.
   bool transform_frozen = false;
   torch::Tensor log_gains, log_inverse_gains;  // [levels, 2K]
 

@@ -1,5 +1,7 @@
 #include "train/progress.hpp"
 
+#include <cmath>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,7 +28,8 @@ void Progress::update(int64_t step, double loss, double bpp, double psnr) {
   const auto now = std::chrono::steady_clock::now();
   const double rate = steps_per_second();
   const double eta = rate > 0 ? static_cast<double>(total_ - step) / rate : 0;
-  char line[256];
+  char line[256], quality[32] = "";
+  if (std::isfinite(psnr)) std::snprintf(quality, sizeof quality, "  PSNR %.2f dB", psnr);  // none when only the rate trains
   if (terminal_) {
     if (step != total_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
     last_draw_ = now;
@@ -34,13 +37,13 @@ void Progress::update(int64_t step, double loss, double bpp, double psnr) {
     const int filled = total_ > 0 ? static_cast<int>(width * step / total_) : width;
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.resize(width, '.');
-    std::snprintf(line, sizeof line, "\r[%s] %lld/%lld  %.2f it/s  ETA %.0fs  loss %.4f  bpp %.3f  PSNR %.2f dB ",
-                  bar.c_str(), static_cast<long long>(step), static_cast<long long>(total_), rate, eta, loss, bpp, psnr);
+    std::snprintf(line, sizeof line, "\r[%s] %lld/%lld  %.2f it/s  ETA %.0fs  loss %.4f  bpp %.3f%s ", bar.c_str(),
+                  static_cast<long long>(step), static_cast<long long>(total_), rate, eta, loss, bpp, quality);
     out_ << line << std::flush;
     drawn_ = true;
   } else if (step % plain_every_ == 0 || step == total_) {
-    std::snprintf(line, sizeof line, "step %lld/%lld  %.2f it/s  ETA %.0fs  loss %.4f  bpp %.3f  PSNR %.2f dB\n",
-                  static_cast<long long>(step), static_cast<long long>(total_), rate, eta, loss, bpp, psnr);
+    std::snprintf(line, sizeof line, "step %lld/%lld  %.2f it/s  ETA %.0fs  loss %.4f  bpp %.3f%s\n",
+                  static_cast<long long>(step), static_cast<long long>(total_), rate, eta, loss, bpp, quality);
     out_ << line << std::flush;
   }
 }

@@ -264,6 +264,8 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   std::vector<torch::Tensor> main_params, aux_params;
   COSAE_CHECK(!o.entropy_only || config.conditional.enabled(), usage,
               "--entropy-only: the config has no conditional entropy model to train");
+  COSAE_CHECK(!o.entropy_only || initial || o.resume, usage,
+              "--entropy-only trains the coding of a trained transform: give it with --init MODEL");
   net->transform_frozen = o.entropy_only;
   for (auto& item : net->named_parameters()) {
     if (o.entropy_only && item.key().rfind("conditional.", 0) != 0) {
@@ -361,10 +363,16 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       if (o.bf16) autocast.emplace(device, true);
       out = net->forward_train(x, levels);
     }
-    auto mse = (out.reconstruction - x).pow(2).flatten(1).mean(1);
-    auto distortion = o.fft_loss > 0 ? mse + o.fft_loss * focal_frequency_loss(out.reconstruction, x) : mse;
+    // Without a reconstruction (--entropy-only) the distortion is a constant: NaN in the logs.
+    auto mse = out.reconstruction.defined() ? (out.reconstruction - x).pow(2).flatten(1).mean(1)
+                                            : torch::full({x.size(0)}, std::nan(""), x.options());
+    auto distortion = o.fft_loss > 0 && out.reconstruction.defined()
+                          ? mse + o.fft_loss * focal_frequency_loss(out.reconstruction, x)
+                          : mse;
     auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
-    auto loss = (lambdas.index_select(0, levels) * (255.0 * 255.0) * distortion + bpp).mean();
+    auto loss = out.reconstruction.defined()
+                    ? (lambdas.index_select(0, levels) * (255.0 * 255.0) * distortion + bpp).mean()
+                    : bpp.mean();
     // The factorised prior keeps learning the (detached) latent beside a conditional model.
     if (out.prior_bits.defined()) loss = loss + (out.prior_bits / static_cast<double>(x.size(2) * x.size(3))).mean();
     // The backward pass is queued before the step's one device-to-host copy (everything the
@@ -397,7 +405,7 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     result.last_loss = loss_value;
 
     const double mean_bpp = stats[1].item<double>();
-    const double psnr = psnr_from_mse(stats[2].item<double>());
+    const double psnr = out.reconstruction.defined() ? psnr_from_mse(stats[2].item<double>()) : std::nan("");
     progress.update(step, loss_value, mean_bpp, psnr);
     if (writer && (step % o.log_every == 0 || step == o.steps))
       metrics << nlohmann::json{{"step", step},          {"loss", loss_value},
