@@ -1,4 +1,5 @@
 // cosae decode IN... [-o OUT|DIR] [-m MODEL] [--device] [--threads] [--json] [--quiet] [--reference IMG]
+//              [--preview-slices N]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -19,6 +20,7 @@ namespace {
 
 struct DecodeOptions : CodecRunOptions {
   std::string reference;
+  int preview_slices = 0;
 };
 
 class DecodeCommand : public Command {
@@ -30,6 +32,10 @@ class DecodeCommand : public Command {
                    "missing) for several inputs or when it ends with '/'; default: IN with .png. Never an input");
     add_codec_run_options(app, opt_, "Model file the stream was encoded with; default: the default model");
     app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");
+    app.add_option("--preview-slices", opt_.preview_slices,
+                   "Conditional-coded streams: a coarse image from the first N frequency slices only (the rest at "
+                   "their predicted means, no detail layer); reports the bytes those slices take")
+        ->check(CLI::PositiveNumber);
   }
 
   int run() override {
@@ -41,7 +47,7 @@ class DecodeCommand : public Command {
       const auto& in = opt_.inputs[i];
       const auto bytes = read_file(in);
       const auto start = std::chrono::steady_clock::now();
-      const auto decoded = codec::decode(bytes.data(), bytes.size(), model);
+      const auto decoded = codec::decode(bytes.data(), bytes.size(), model, nullptr, opt_.preview_slices);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       write_image(outputs[i], decoded.image);
       const auto& img = decoded.image;
@@ -57,6 +63,16 @@ class DecodeCommand : public Command {
                        {"height", img.height}, {"bytes", bytes.size()}, {"bpp", bpp},
                        {"seconds", seconds},  {"quality", decoded.header.quality},
                        {"detail", decoded.header.detail_level}};
+      if (opt_.preview_slices > 0) {  // the bytes a reader needs: header and the first slices' streams
+        const auto parsed = parse_bitstream(bytes.data(), bytes.size());
+        std::size_t needed = parsed.header_size;
+        for (int g = 0; g < opt_.preview_slices; ++g) needed += parsed.streams[static_cast<std::size_t>(g)].size;
+        std::snprintf(line, sizeof line, ", preview of %d slices from %zu bytes (%.1f%%)", opt_.preview_slices, needed,
+                      100.0 * static_cast<double>(needed) / static_cast<double>(bytes.size()));
+        text += line;
+        j["preview_slices"] = opt_.preview_slices;
+        j["preview_bytes"] = needed;
+      }
       if (!opt_.reference.empty()) {
         std::snprintf(line, sizeof line, ", PSNR %.3f dB", psnr);
         text += line;

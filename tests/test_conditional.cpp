@@ -227,6 +227,17 @@ TEST_CASE("conditional coding round trips, decodes to the encoder's latent, and 
       }
     }
   }
+  // A preview from the first slice through the whole decoder; all slices are the full decode.
+  const auto image = wavy_image(63, 65);
+  const auto coded = codec::encode(image, m, {4});
+  const auto full = codec::decode(coded.data(), coded.size(), m);
+  const auto preview = codec::decode(coded.data(), coded.size(), m, nullptr, 1);
+  CHECK(preview.image.width == 63);
+  CHECK(preview.image.height == 65);
+  CHECK(codec::decode(coded.data(), coded.size(), m, nullptr, 2).image.samples == full.image.samples);
+  CHECK(cosae_test::expect_error([&] { codec::decode(coded.data(), coded.size(), m, nullptr, 3); }).kind() ==
+        ErrorKind::usage);
+
   // The factorised codings still run on the same model.
   codec::EncodeOptions factorised;
   factorised.quality = 3;
@@ -234,6 +245,8 @@ TEST_CASE("conditional coding round trips, decodes to the encoder's latent, and 
   const auto bytes = codec::encode(wavy_image(40, 40), m, factorised);
   CHECK(parse_bitstream(bytes.data(), bytes.size()).header.mode != CodingMode::conditional);
   CHECK(codec::decode(bytes.data(), bytes.size(), m).image.width == 40);
+  CHECK(cosae_test::expect_error([&] { codec::decode(bytes.data(), bytes.size(), m, nullptr, 1); }).kind() ==
+        ErrorKind::usage);  // a preview needs the conditional coding
 }
 
 TEST_CASE("a half-precision model file keeps the parameter path's float mirror exact", "[conditional]") {

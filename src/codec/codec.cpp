@@ -107,7 +107,7 @@ namespace {
 
 // The image the base streams (the payload without the detail layer) decode to.
 Image decode_base(const std::vector<ByteSpan>& streams, const BitstreamHeader& header, CodecModel& m,
-                  CodecTimings& timings) {
+                  CodecTimings& timings, int preview_slices = 0) {
   const auto& config = m.net->config;
   const int64_t D = config.downsampling;
   const int64_t h = cells(header.height, D), w = cells(header.width, D), n = h * w;
@@ -116,7 +116,7 @@ Image decode_base(const std::vector<ByteSpan>& streams, const BitstreamHeader& h
   const auto entropy_start = Clock::now();
   auto symbols = torch::empty({1, C, h, w}, torch::kFloat);
   if (header.mode == CodingMode::conditional)  // symbols holds y_hat itself
-    decode_conditional(*m.conditional, streams, h, w, symbols.data_ptr<float>());
+    decode_conditional(*m.conditional, streams, h, w, symbols.data_ptr<float>(), preview_slices > 0 ? preview_slices : -1);
   else
     decode_payload(streams, PayloadShape{C / 2, n}, header.mode,
                    header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
@@ -271,7 +271,7 @@ torch::Tensor analyze_tiled(model::CosAEImpl& net, const torch::Tensor& x, int64
 
 BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return parse_bitstream(data, size).header; }
 
-Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTimings* timings) {
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTimings* timings, int preview_slices) {
   const auto parsed = parse_bitstream(data, size);
   const auto& header = parsed.header;
   check_bitstream_model(header, m.id, m.file_sha256);
@@ -285,9 +285,16 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   // The header guarantees at least one base stream when there is a detail layer.
   const auto base_count = parsed.streams.size() - static_cast<std::size_t>(header.detail_streams);
   const std::vector<ByteSpan> base(parsed.streams.begin(), parsed.streams.begin() + static_cast<std::ptrdiff_t>(base_count));
+  COSAE_CHECK(preview_slices >= 0, usage, "preview slices must be >= 0");
+  if (preview_slices > 0) {
+    COSAE_CHECK(header.mode == CodingMode::conditional, usage,
+                "a preview needs a stream of the conditional coding (this one is ", int(header.mode), ")");
+    COSAE_CHECK(preview_slices <= m.conditional->config.slices, usage, "preview of ", preview_slices,
+                " slices: the model has ", m.conditional->config.slices);
+  }
   CodecTimings t;
-  Decoded decoded{decode_base(base, header, m, t), header};
-  if (header.detail_level != 0) {
+  Decoded decoded{decode_base(base, header, m, t, preview_slices), header};
+  if (header.detail_level != 0 && preview_slices == 0) {
     const auto detail_start = Clock::now();
     decode_detail({parsed.streams.begin() + static_cast<std::ptrdiff_t>(base_count), parsed.streams.end()},
                   header.detail_level, decoded.image);

@@ -71,7 +71,10 @@ struct Decoded {
   BitstreamHeader header;
 };
 // Throws cosae::Error: bad_input for corrupt streams, model when the stream names another model.
-Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTimings* timings = nullptr);
+// preview_slices > 0 (conditional streams only): a coarse image from the first slices (low
+// frequencies) alone, the others at their predicted means, without the detail layer.
+Decoded decode(const uint8_t* data, std::size_t size, CodecModel& model, CodecTimings* timings = nullptr,
+               int preview_slices = 0);
 
 // The decoder network over overlapping tiles of `tile_cells` latent cells with `margin_cells`
 // of context on each side, cropped and stitched: memory bounded by the tile, not the image.
