@@ -1,11 +1,11 @@
 // The conditional coding (CodingMode::conditional, bitstream version 3): the latent coded under
 // the conditional entropy model (model/conditional_entropy.hpp), whose parameter path runs here
-// as an integer network on the CPU, so that the encoder and the decoder select the same tables
-// on any device.
+// as an integer network (exact float64 products on the model's device), so that the encoder and
+// the decoder select the same tables on any device.
 //
-// Payload: one stream per slice, in slice order (low to high frequencies; the model's order). Stream 0 starts with
-// the hyper-latent's symbols (channel-major, each channel under its factorised table), then
-// holds slice 0; stream g holds slice g. Within a slice, channel-major in slice order (its a
+// Payload: one stream per slice, in slice order (low to high frequencies; the model's order).
+// Stream 0 starts with the hyper-latent's symbols (channel-major, each channel under its
+// factorised table), then holds slice 0; stream g holds slice g. Within a slice, channel-major in slice order (its a
 // channels, then its b channels), cells in raster order; each symbol round(y - mean) under the
 // Gaussian table its scale index selects.
 #pragma once

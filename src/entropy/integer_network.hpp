@@ -1,9 +1,10 @@
 // Integer convolutions for the conditional entropy model's parameter path (after Ballé,
 // Johnston and Minnen, "Integer networks for data compression with latent-variable models",
-// ICLR 2019). Everything that selects a symbol's CDF is computed here with integers only, so
+// ICLR 2019). Everything that selects a symbol's CDF is defined here with integers only, so
 // the encoder and the decoder get the same numbers on any CPU, with any compiler and any
-// LibTorch; the float network the trainer runs is a mirror of this arithmetic
-// (model/conditional_entropy.hpp).
+// LibTorch. forward() is the reference; the codec runs the same layers as exact float64
+// matrix products on the model's device (codec/conditional.hpp, tested against it); the float
+// network the trainer runs is a mirror of this arithmetic (model/conditional_entropy.hpp).
 //
 // One layer, per output channel o and cell p, with inputs x (|x| <= kMaxIntegerInput):
 //   acc     = bias[o] + sum over inputs i and kernel taps t of weight[o][i][t] * x[i][p + t]
