@@ -19,7 +19,7 @@ constexpr const char* kHyperTablePrefix = "hyper_tables.";
 // Gaussian tables reach this many standard deviations (the tail beyond codes as escapes).
 constexpr double kTableReach = 6.5;
 
-int64_t layers_per_slice() { return 4; }  // in, mid, scale, mean
+constexpr int64_t kLayersPerSlice = 4;  // in, mid, scale, mean
 
 // The integer parameter path for one image, on the coder's device: the hyper-synthesis's
 // features once, then each slice's (scale index, mean16) from the features and the slices
@@ -47,7 +47,7 @@ class ParameterPath {
 
   // Scale indices and means (1/16 step) of slice g's m x n symbols.
   void predict(int64_t g, int32_t* index, int32_t* mean16) {
-    const auto base = first_slice_layer_ + static_cast<std::size_t>(g * layers_per_slice());
+    const auto base = first_slice_layer_ + static_cast<std::size_t>(g * kLayersPerSlice);
     const auto hidden = run(base + 1, run(base, inputs_.narrow(0, 0, c_.config.features + g * m_)));
     const auto both = torch::cat({run(base + 2, hidden), run(base + 3, hidden)}).to(torch::kCPU, torch::kInt).contiguous();
     std::memcpy(index, both.data_ptr<int32_t>(), static_cast<std::size_t>(m_ * n_) * sizeof(int32_t));
