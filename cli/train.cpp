@@ -69,6 +69,11 @@ class TrainCommand : public Command {
     app.add_flag("--entropy-only", o.entropy_only,
                  "Train only the conditional entropy model (the config's \"conditional\"), the transform and the "
                  "factorised prior kept as --init has them: the latent's coding improves, its images stay the same");
+    app.add_option("--latent-pool", o.latent_pool,
+                   "--entropy-only: crops of twice --crop whose latents are kept, each cut into many training "
+                   "windows of --crop (two new crops encoded per step)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     app.add_option("--freq-init", o.freq_init,
                    "Initial frequencies: spiral, or spectrum (drawn from the training crops' mean tile spectrum)")
         ->capture_default_str()

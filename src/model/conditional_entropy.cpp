@@ -85,7 +85,7 @@ ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, Conditional
     : frequencies(frequencies_), config(c) {
   const int64_t C = 2 * frequencies, F = c.features, H = c.hidden, Z = c.hyper_channels, s = c.hyper_stride;
   order = register_parameter("order", torch::arange(frequencies, torch::kFloat), /*requires_grad=*/false);
-  hyper_analysis = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(C, F, 1)), nn::GELU(),
+  hyper_analysis = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c.hyper_magnitudes ? 2 * C : C, F, 1)), nn::GELU(),
                                   nn::Conv2d(nn::Conv2dOptions(F, F, 3).stride(s).padding(1)), nn::GELU(),
                                   nn::Conv2d(nn::Conv2dOptions(F, Z, 1)));
   register_module("hyper_analysis", hyper_analysis);
@@ -147,9 +147,13 @@ torch::Tensor ConditionalEntropyImpl::features(const torch::Tensor& z_symbols, i
   return hs2(f);
 }
 
+torch::Tensor ConditionalEntropyImpl::analyse(const torch::Tensor& y) {
+  return hyper_analysis->forward(config.hyper_magnitudes ? torch::cat({y, y.abs()}, 1) : y);
+}
+
 torch::Tensor ConditionalEntropyImpl::hyper_symbols(const torch::Tensor& y) {
   compat::AutocastScope full_precision(y.device(), false);
-  auto z = hyper_analysis->forward(y.to(torch::kFloat));
+  auto z = analyse(y.to(torch::kFloat));
   return torch::floor(z - hyper_prior->medians().view({1, -1, 1, 1}) + 0.5);
 }
 
@@ -158,7 +162,7 @@ ConditionalEntropyImpl::Output ConditionalEntropyImpl::forward(const torch::Tens
   const auto y = y_in.to(torch::kFloat);
   const bool noisy = is_training();
   const int64_t h = y.size(2), w = y.size(3);
-  auto z = hyper_analysis->forward(y);
+  auto z = analyse(y);
   const auto z_median = hyper_prior->medians().view({1, -1, 1, 1});
   auto z_symbols = round_ste(z - z_median);
   auto z_likelihood = hyper_prior->likelihood(noisy ? z + torch::empty_like(z).uniform_(-0.5, 0.5)

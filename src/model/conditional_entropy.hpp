@@ -2,7 +2,7 @@
 // 2018; Minnen & Singh 2020), its parameter path an integer network (entropy/integer_network.hpp)
 // so that the decoder recomputes the encoder's CDF choices exactly on any device.
 //
-//   z     = hyper_analysis(y)                 float, encoder only; coded with a factorised prior
+//   z     = hyper_analysis(y, or y and |y|)   float, encoder only; coded with a factorised prior
 //   F     = hyper_synthesis(round(z - med))   integer: [features] per cell
 //   slice g of the latent (frequencies order[gK/S .. (g+1)K/S): their a channels, then their b;
 //   `order` sorts the frequencies from low to high when the model is made):
@@ -89,6 +89,7 @@ struct ConditionalEntropyImpl : torch::nn::Module {
   std::vector<QuantizedConv> slice_in, slice_mid, slice_scale, slice_mean;
 
  private:
+  torch::Tensor analyse(const torch::Tensor& y);  // z before rounding
   torch::Tensor features(const torch::Tensor& z_symbols, int64_t h, int64_t w);
   // frequency_order() reads `order` back once per change of it (its version counter), not per step.
   mutable int64_t order_version_ = -1;

@@ -83,6 +83,7 @@ nlohmann::json to_json(const ModelConfig& c) {
                         {"slices", c.conditional.slices},
                         {"features", c.conditional.features},
                         {"hidden", c.conditional.hidden}};
+  if (c.conditional.hyper_magnitudes) j["conditional"]["hyper_magnitudes"] = true;  // absent when false
   return j;
 }
 
@@ -117,7 +118,8 @@ ModelConfig config_from_json(const nlohmann::json& j) {
     if (j.contains("conditional")) {
       const auto& cj = j.at("conditional");
       COSAE_CHECK(cj.is_object(), usage, "model config: conditional must be an object");
-      const std::set<std::string> known_conditional = {"hyper_channels", "hyper_stride", "slices", "features", "hidden"};
+      const std::set<std::string> known_conditional = {"hyper_channels", "hyper_stride", "slices", "features", "hidden",
+                                                          "hyper_magnitudes"};
       for (const auto& item : cj.items())
         COSAE_CHECK(known_conditional.count(item.key()), usage, "model config: unknown key 'conditional.", item.key(), "'");
       auto get_conditional = [&](const char* key, int& field) {
@@ -128,6 +130,7 @@ ModelConfig config_from_json(const nlohmann::json& j) {
       get_conditional("slices", c.conditional.slices);
       get_conditional("features", c.conditional.features);
       get_conditional("hidden", c.conditional.hidden);
+      if (cj.contains("hyper_magnitudes")) cj.at("hyper_magnitudes").get_to(c.conditional.hyper_magnitudes);
       COSAE_CHECK(c.conditional.hyper_channels > 0, usage, "model config: conditional.hyper_channels must be >= 1");
     }
   } catch (const nlohmann::json::exception& e) {

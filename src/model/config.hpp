@@ -21,6 +21,7 @@ struct ConditionalConfig {
   int slices = 8;           // frequency slices; must divide K
   int features = 256;       // channels of the hyper-synthesis's output, per cell
   int hidden = 192;         // hidden channels of the hyper-synthesis and of each slice's network
+  bool hyper_magnitudes = false;  // the hyper-analysis sees |y| beside y (encoder side only)
   bool enabled() const { return hyper_channels > 0; }
 };
 

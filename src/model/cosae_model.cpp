@@ -119,19 +119,15 @@ torch::Tensor CosAEImpl::gains_for(const torch::Tensor& levels, bool inverse) {
   return torch::exp(table.index_select(0, levels.to(table.device()))).unsqueeze(2).unsqueeze(3);
 }
 
+CosAEImpl::TrainOutput CosAEImpl::forward_rate(const torch::Tensor& latent, const torch::Tensor& levels) {
+  COSAE_CHECK(conditional, usage, "forward_rate: the model has no conditional entropy model");
+  auto coded = conditional(latent * gains_for(levels, false));
+  return {{}, coded.bits, coded.side_bits, {}};
+}
+
 CosAEImpl::TrainOutput CosAEImpl::forward_train(const torch::Tensor& image, const torch::Tensor& levels) {
   // Under autocast the convolutions may run in bfloat16; the latent, the prior and the
   // harmonic synthesis stay float32.
-  if (conditional && transform_frozen) {
-    // Only the rate trains: no decoder, so no reconstruction.
-    torch::Tensor y;
-    {
-      torch::NoGradGuard no_grad;
-      y = widen(encoder(image)) * gains_for(levels, false);
-    }
-    auto coded = conditional(y);
-    return {{}, coded.bits, coded.side_bits, {}};
-  }
   auto y = widen(encoder(image)) * gains_for(levels, false);
   if (conditional) {
     auto coded = conditional(y);

@@ -47,7 +47,7 @@ struct CosAEImpl : torch::nn::Module {
   explicit CosAEImpl(ModelConfig config);
 
   struct TrainOutput {
-    torch::Tensor reconstruction;  // [B, 3, H, W]; undefined when only the rate trains (transform_frozen)
+    torch::Tensor reconstruction;  // [B, 3, H, W]; undefined when only the rate trains (forward_rate)
     torch::Tensor bits;            // [B]: estimated bits of each image's latent
     // With a conditional model: the hyper-latent's share of `bits`, and the factorised prior's
     // bits for the same latent, trained on a detached latent so that the factorised codings
@@ -56,6 +56,9 @@ struct CosAEImpl : torch::nn::Module {
   };
   // Noise for the rate, straight-through rounding for the decoder. `levels`: [B] int64.
   TrainOutput forward_train(const torch::Tensor& image, const torch::Tensor& levels);
+  // The conditional model's rate alone, for encoder outputs `latent` [B, 2K, h, w] (unscaled):
+  // training it over a frozen transform (cosae train --entropy-only). No reconstruction.
+  TrainOutput forward_rate(const torch::Tensor& latent, const torch::Tensor& levels);
 
   // The codec's path: latent scaled for quality `level`, its integer symbols round(y - median),
   // and back.
@@ -73,9 +76,6 @@ struct CosAEImpl : torch::nn::Module {
   Decoder decoder{nullptr};
   EntropyBottleneck entropy{nullptr};
   ConditionalEntropy conditional{nullptr};  // only when config.conditional.enabled()
-  // Training the conditional model alone: forward_train runs the encoder without gradients,
-  // not the decoder (its reconstruction is undefined), and leaves the factorised prior out.
-  bool transform_frozen = false;
   torch::Tensor log_gains, log_inverse_gains;  // [levels, 2K]
 
  private:

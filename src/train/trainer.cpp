@@ -27,6 +27,7 @@
 #include "train/dataset.hpp"
 #include "train/distributed.hpp"
 #include "train/foreach_adamw.hpp"
+#include "train/latent_pool.hpp"
 #include "train/progress.hpp"
 #include "train/spectrum.hpp"
 
@@ -168,6 +169,9 @@ void clip_gradient_norm(const std::vector<torch::Tensor>& parameters, double max
 // --freq-init spectrum: the decoder's frequencies drawn from the mean tile spectrum of
 // 8 batches of training crops (their own sample stream, so training's is unchanged).
 // The loader's share of the training options.
+// The latent pool encodes this many new crops per step.
+constexpr int64_t kPoolRefresh = 2;
+
 LoaderOptions loader_options(const TrainOptions& o, uint64_t seed) {
   LoaderOptions lo;
   lo.batch = o.batch;
@@ -266,7 +270,6 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
               "--entropy-only: the config has no conditional entropy model to train");
   COSAE_CHECK(!o.entropy_only || initial || o.resume, usage,
               "--entropy-only trains the coding of a trained transform: give it with --init MODEL");
-  net->transform_frozen = o.entropy_only;
   for (auto& item : net->named_parameters()) {
     if (o.entropy_only && item.key().rfind("conditional.", 0) != 0) {
       item.value().set_requires_grad(false);
@@ -291,7 +294,20 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
   lo.pinned = device.is_cuda();
   lo.rank = env.rank;  // ranks draw disjoint samples of one stream
   lo.world_size = env.world_size;
-  BatchLoader loader(list_images(o.data), lo);
+  // --entropy-only trains on a pool of encoded crops (train/latent_pool.hpp) instead of
+  // encoding every step's crops.
+  std::unique_ptr<BatchLoader> loader;
+  std::unique_ptr<LatentPool> pool;
+  if (o.entropy_only) {
+    COSAE_CHECK(o.latent_pool >= kPoolRefresh && o.latent_pool % kPoolRefresh == 0, usage,
+                "--latent-pool must be a positive multiple of ", kPoolRefresh);
+    LoaderOptions pool_lo = lo;  // its own stream of crops, per rank as the batches are
+    pool_lo.seed = mix_seed(seed, 0x9001ULL);
+    pool = std::make_unique<LatentPool>(*net, list_images(o.data), pool_lo, o.latent_pool, kPoolRefresh, o.crop,
+                                        device);
+  } else {
+    loader = std::make_unique<BatchLoader>(list_images(o.data), lo);
+  }
   Progress progress(out, step, o.steps, o.log_every);
   const auto validation = writer ? load_validation(o.val, progress) : std::vector<ValidationImage>{};
   // Only now, with the model, the data and the validation images ready, does the run folder
@@ -347,13 +363,19 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
       result.first_step_unix =
           std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     torch::manual_seed(mix_seed(seed, static_cast<uint64_t>(step)));  // noise and levels of this step
-    for (const auto& w : loader.take_warnings()) progress.message("warning: " + w);
-    auto cpu_batch = loader.batch(step);
+    torch::Tensor x, latent;  // a batch of images, or with the pool of latents
+    if (pool) {
+      pool->advance(step);
+      latent = pool->windows(o.batch);
+    } else {
+      for (const auto& w : loader->take_warnings()) progress.message("warning: " + w);
+      x = loader->batch(step);
+    }
     result.data_wait_seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
     const auto queue_start = std::chrono::steady_clock::now();
-    auto x = to_device(cpu_batch);
-    auto levels = to_device(torch::randint(config.quality_levels(), {x.size(0)}, torch::kLong));
+    if (x.defined()) x = to_device(x);
+    auto levels = to_device(torch::randint(config.quality_levels(), {o.batch}, torch::kLong));
     const double lr = learning_rate(o, step);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
@@ -361,20 +383,21 @@ TrainResult run_training(const TrainOptions& o, std::ostream& log) {
     {
       std::optional<compat::AutocastScope> autocast;
       if (o.bf16) autocast.emplace(device, true);
-      out = net->forward_train(x, levels);
+      out = pool ? net->forward_rate(latent, levels) : net->forward_train(x, levels);
     }
     // Without a reconstruction (--entropy-only) the distortion is a constant: NaN in the logs.
     auto mse = out.reconstruction.defined() ? (out.reconstruction - x).pow(2).flatten(1).mean(1)
-                                            : torch::full({x.size(0)}, std::nan(""), x.options());
+                                            : torch::full({o.batch}, std::nan(""), out.bits.options());
     auto distortion = o.fft_loss > 0 && out.reconstruction.defined()
                           ? mse + o.fft_loss * focal_frequency_loss(out.reconstruction, x)
                           : mse;
-    auto bpp = out.bits / static_cast<double>(x.size(2) * x.size(3));
+    const double pixels = static_cast<double>(o.crop) * o.crop;
+    auto bpp = out.bits / pixels;
     auto loss = out.reconstruction.defined()
                     ? (lambdas.index_select(0, levels) * (255.0 * 255.0) * distortion + bpp).mean()
                     : bpp.mean();
     // The factorised prior keeps learning the (detached) latent beside a conditional model.
-    if (out.prior_bits.defined()) loss = loss + (out.prior_bits / static_cast<double>(x.size(2) * x.size(3))).mean();
+    if (out.prior_bits.defined()) loss = loss + (out.prior_bits / pixels).mean();
     // The backward pass is queued before the step's one device-to-host copy (everything the
     // loop reports), so the device is not left idle while the host waits for the forward.
     optimizer.zero_grad();
