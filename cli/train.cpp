@@ -70,8 +70,8 @@ class TrainCommand : public Command {
                  "Train only the conditional entropy model (the config's \"conditional\"), the transform and the "
                  "factorised prior kept as --init has them: the latent's coding improves, its images stay the same");
     app.add_option("--latent-pool", o.latent_pool,
-                   "--entropy-only: crops of twice --crop whose latents are kept, each cut into many training "
-                   "windows of --crop (two new crops encoded per step)")
+                   "--entropy-only: crops (of --crop plus two cells) whose latents are kept, each cut into "
+                   "training windows of --crop; two new crops are encoded per step")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_option("--freq-init", o.freq_init,

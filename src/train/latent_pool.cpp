@@ -16,7 +16,7 @@ LatentPool::LatentPool(model::CosAEImpl& net, std::vector<std::string> files, Lo
               " pixels are not whole cells of ", D);
   cells_ = window_pixels / D;
   loader.batch = static_cast<int>(refresh);
-  loader.crop = static_cast<int>(2 * window_pixels);
+  loader.crop = static_cast<int>(window_pixels + 2 * D);
   loader.pinned = device.is_cuda();
   loader_ = std::make_unique<BatchLoader>(std::move(files), loader);
 }
