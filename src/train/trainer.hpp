@@ -39,7 +39,7 @@ struct TrainOptions {
   std::string export_dtype = "f32";  // weights of the exported model: f32, f16 or bf16
   bool bf16 = false;               // autocast convolutions and matrix products to bfloat16
   bool entropy_only = false;       // train the conditional entropy model alone (the rest frozen)
-  int64_t latent_pool = 1024;      // --entropy-only: crops whose latents are kept (train/latent_pool.hpp)
+  int64_t latent_pool = 4096;      // --entropy-only: crops whose latents are kept (train/latent_pool.hpp)
   std::string freq_init = "spiral";  // "spiral", or "spectrum": drawn from the training set's mean tile spectrum
   double fft_loss = 0;             // weight of the focal frequency loss, added to the MSE
   double distributed_timeout_s = 300;  // bound on each collective with WORLD_SIZE > 1
