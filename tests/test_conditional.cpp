@@ -6,6 +6,7 @@
 #include "codec/codec.hpp"
 #include "codec/conditional.hpp"
 #include "cosae/error.hpp"
+#include "cosae/model_file.hpp"
 #include "image_test_util.hpp"
 #include "model/conditional_entropy.hpp"
 #include "temp_dir.hpp"
@@ -255,6 +256,12 @@ TEST_CASE("a half-precision model file keeps the parameter path's float mirror e
   model::CosAE net(tiny_conditional_config());
   codec::save_codec_model(dir / "half.safetensors", *net, DType::f16);
   auto m = codec::load_codec_model(dir / "half.safetensors", torch::kCPU);
+  // The integer layers' weights travel only as integers: no float record of them.
+  const auto file = read_safetensors(dir / "half.safetensors");
+  CHECK(file.find("conditional.slice0_in.weight") == nullptr);
+  CHECK(file.find("conditional_int.slice0_in.weight") != nullptr);
+  CHECK(file.find("conditional.slice0_in.bias") != nullptr);
+  const auto original = net->conditional->integer_layers();
   torch::NoGradGuard no_grad;
   const auto y = m.net->analysis(image_to_tensor(wavy_image(64, 48)), 2).contiguous();
   const auto z = m.net->conditional->hyper_symbols(y).to(torch::kInt).contiguous();
@@ -270,6 +277,8 @@ TEST_CASE("a half-precision model file keeps the parameter path's float mirror e
     CHECK(layers[i].weight == m.conditional->layers[i].weight);
     CHECK(layers[i].bias == m.conditional->layers[i].bias);
     CHECK(layers[i].shift == m.conditional->layers[i].shift);
+    CHECK(layers[i].weight == original[i].weight);  // and are the network's own
+    CHECK(layers[i].shift == original[i].shift);
   }
 }
 

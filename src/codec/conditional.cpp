@@ -8,12 +8,12 @@
 #include "codec/model_package.hpp"
 #include "cosae/error.hpp"
 #include "entropy/rans.hpp"
+#include "model/model_io.hpp"
 
 namespace cosae::codec {
 
 namespace {
 
-constexpr const char* kLayerPrefix = "conditional_int.";
 constexpr const char* kScaleTablePrefix = "conditional_tables.";
 constexpr const char* kHyperTablePrefix = "hyper_tables.";
 // Gaussian tables reach this many standard deviations (the tail beyond codes as escapes).
@@ -147,14 +147,6 @@ ConditionalCoder build_conditional_coder(model::CosAEImpl& net) {
 }
 
 void append_conditional_records(const ConditionalCoder& coder, ModelFile& file) {
-  for (const auto& layer : coder.layers) {
-    const std::string p = kLayerPrefix + layer.name;
-    file.tensors.push_back(make_record(p + ".weight", DType::i8, {layer.outputs, layer.inputs, layer.kernel, layer.kernel},
-                                       layer.weight));
-    file.tensors.push_back(make_record(p + ".bias", DType::i32, {layer.outputs}, layer.bias));
-    file.tensors.push_back(make_record(p + ".shift", DType::u8, {layer.outputs}, layer.shift));
-    file.tensors.push_back(make_record(p + ".clamp", DType::i32, {2}, std::vector<int32_t>{layer.low, layer.high}));
-  }
   append_table_records(kScaleTablePrefix, coder.scale_tables, file);
   append_table_records(kHyperTablePrefix, coder.hyper_tables, file);
 }
@@ -182,7 +174,7 @@ ConditionalCoder read_conditional_coder(const ModelFile& file, const model::Mode
   // The names and shapes a model of this config has (the float module's own list).
   model::ConditionalEntropyImpl shape_source(config.frequencies, c, config.entropy_filters);
   for (const auto& name : shape_source.integer_layer_names()) {
-    const std::string p = kLayerPrefix + name;
+    const std::string p = model::kIntegerLayerPrefix + name;
     entropy::IntegerConv layer;
     layer.name = name;
     const auto& w = file.at(p + ".weight");

@@ -60,7 +60,8 @@ struct ConditionalCoder {
 
 // From a trained network (at export).
 ConditionalCoder build_conditional_coder(model::CosAEImpl& net);
-// As tensors "conditional_int.*", "conditional_tables.*" and "hyper_tables.*".
+// As tensors "conditional_tables.*" and "hyper_tables.*" (the integer layers, "conditional_int.*",
+// are written with the model's parameters: model/model_io.hpp).
 void append_conditional_records(const ConditionalCoder& coder, ModelFile& file);
 // Throws cosae::Error (model) for missing, misshapen or invalid records.
 ConditionalCoder read_conditional_coder(const ModelFile& file, const model::ModelConfig& config,

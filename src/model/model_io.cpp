@@ -19,6 +19,20 @@ torch::ScalarType scalar_type(DType dtype) {
   }
 }
 
+template <typename T>
+TensorRecord integer_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
+  TensorRecord r;
+  r.name = name;
+  r.dtype = dtype;
+  r.shape = std::move(shape);
+  r.data.resize(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
+  return r;
+}
+
+// "conditional.<layer>.weight" for an integer layer's name.
+std::string float_weight_name(const std::string& layer) { return "conditional." + layer + ".weight"; }
+
 }  // namespace
 
 DType weight_dtype_from_name(const std::string& name, const std::string& option) {
@@ -37,10 +51,19 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
   file.metadata["format"] = kModelFormat;
   file.metadata["format_version"] = std::to_string(kModelFormatVersion);
   file.metadata["config"] = to_json(model.config).dump();
+  const bool narrowed = weights != DType::f32;
+  std::vector<entropy::IntegerConv> layers;
+  std::set<std::string> in_integer_layers;  // float weights a narrowed file keeps only as integers
+  if (model.conditional) {
+    layers = model.conditional->integer_layers();
+    if (narrowed)
+      for (const auto& layer : layers) in_integer_layers.insert(float_weight_name(layer.name));
+  }
   for (const auto& item : model.named_parameters()) {
-    // The priors stay exact, and so does the conditional model's parameter path: its float
-    // weights are the mirror of the integer layers the codec runs, which narrowing would
-    // move across their rounding steps. (Its hyper-analysis, encoder side only, narrows.)
+    if (in_integer_layers.count(item.key())) continue;
+    // The priors stay exact, and so does the rest of the conditional model's parameter path
+    // (biases, the hyper-prior): narrowing would move the float mirror of the integer layers
+    // across their rounding steps. (Its hyper-analysis, encoder side only, narrows.)
     const bool conditional_exact =
         item.key().rfind("conditional.", 0) == 0 && item.key().rfind("conditional.hyper_analysis.", 0) != 0;
     const bool narrow = item.key().rfind("entropy.", 0) != 0 && !conditional_exact;
@@ -52,6 +75,14 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
     record.data.resize(static_cast<std::size_t>(t.numel()) * t.element_size());
     if (t.numel() > 0) std::memcpy(record.data.data(), t.data_ptr(), record.data.size());
     file.tensors.push_back(std::move(record));
+  }
+  for (const auto& layer : layers) {
+    const std::string p = kIntegerLayerPrefix + layer.name;
+    file.tensors.push_back(
+        integer_record(p + ".weight", DType::i8, {layer.outputs, layer.inputs, layer.kernel, layer.kernel}, layer.weight));
+    file.tensors.push_back(integer_record(p + ".bias", DType::i32, {layer.outputs}, layer.bias));
+    file.tensors.push_back(integer_record(p + ".shift", DType::u8, {layer.outputs}, layer.shift));
+    file.tensors.push_back(integer_record(p + ".clamp", DType::i32, {2}, std::vector<int32_t>{layer.low, layer.high}));
   }
   return file;
 }
@@ -82,9 +113,31 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
   CosAE net(config);
   torch::NoGradGuard no_grad;
   std::set<std::string> expected;
+  std::set<std::string> layer_weights;  // the integer layers' float weights
+  if (net->conditional)
+    for (const auto& name : net->conditional->integer_layer_names()) layer_weights.insert(float_weight_name(name));
   for (auto& item : net->named_parameters()) {
     expected.insert(item.key());
     const TensorRecord* record = file.find(item.key());
+    if (!record && layer_weights.count(item.key())) {  // a narrowed file: weight / 2^shift, exactly
+      const std::string layer = item.key().substr(std::string("conditional.").size(),
+                                                  item.key().size() - std::string("conditional..weight").size());
+      const std::string p = kIntegerLayerPrefix + layer;
+      const TensorRecord* w = file.find(p + ".weight");
+      const TensorRecord* shift = file.find(p + ".shift");
+      COSAE_CHECK(w && shift, model, source, ": tensor '", item.key(), "' is missing, and so is its integer layer");
+      const auto sizes = item.value().sizes();
+      COSAE_CHECK(w->dtype == DType::i8 && torch::IntArrayRef(w->shape) == sizes && shift->dtype == DType::u8 &&
+                      shift->shape == std::vector<int64_t>{sizes[0]},
+                  model, source, ": integer layer '", p, "' does not match '", item.key(), "'");
+      auto integers = torch::empty(sizes, torch::kChar);
+      std::memcpy(integers.data_ptr(), w->data.data(), w->data.size());
+      auto shifts = torch::empty({sizes[0]}, torch::kByte);
+      std::memcpy(shifts.data_ptr(), shift->data.data(), shift->data.size());
+      COSAE_CHECK(shifts.max().item<int>() <= 30, model, source, ": integer layer '", p, "' has a shift above 30");
+      item.value().copy_(integers.to(torch::kDouble) / torch::pow(2.0, shifts.to(torch::kDouble)).view({-1, 1, 1, 1}));
+      continue;
+    }
     COSAE_CHECK(record, model, source, ": tensor '", item.key(), "' is missing");
     COSAE_CHECK(record->dtype == DType::f32 || record->dtype == DType::f16 || record->dtype == DType::bf16, model,
                 source, ": tensor '", item.key(), "' is ", dtype_name(record->dtype), ", expected F32, F16 or BF16");
@@ -97,10 +150,10 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
       target.copy_(stored.to(torch::kFloat));
     }
   }
-  // Entropy tables and the conditional model's integer network are the codec's
-  // (codec/model_package.hpp, codec/conditional.hpp).
+  // The integer layers (read by the codec, codec/conditional.hpp) and the entropy tables
+  // (codec/model_package.hpp).
   auto codec_record = [](const std::string& name) {
-    for (const char* prefix : {"entropy_tables.", "conditional_int.", "conditional_tables.", "hyper_tables."})
+    for (const char* prefix : {"entropy_tables.", kIntegerLayerPrefix, "conditional_tables.", "hyper_tables."})
       if (name.rfind(prefix, 0) == 0) return true;
     return false;
   };

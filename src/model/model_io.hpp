@@ -1,6 +1,13 @@
 // A trained CosAE as a model file (safetensors): the config and format version in the
 // metadata, every parameter under its module path: float32, or float16/bfloat16 to halve the
-// file (the priors and the conditional model's parameter path stay float32). Loading widens them to float32.
+// file (the priors stay float32). Loading widens them to float32.
+//
+// A conditional model's parameter path is also written as the integer layers the codec runs
+// (entropy/integer_network.hpp): "conditional_int.<layer>.weight" (I8), ".bias" (I32), ".shift"
+// (U8, per output channel) and ".clamp" (I32 low, high). A narrowed file (f16, bf16) keeps
+// those layers' float weights only there: they are exactly weight / 2^shift, which loading
+// restores, so the float mirror the trainer runs is the integer network bit for bit. Their
+// float biases stay float32.
 #pragma once
 
 #include <string>
@@ -12,6 +19,7 @@ namespace cosae::model {
 
 constexpr const char* kModelFormat = "cosae-model";
 constexpr int kModelFormatVersion = 1;
+constexpr const char* kIntegerLayerPrefix = "conditional_int.";
 
 // `weights`: DType::f32, f16 or bf16.
 ModelFile export_model(CosAEImpl& model, DType weights = DType::f32);
