@@ -46,7 +46,8 @@
 # loader threads are the cores shared out among the processes. Run "deep" is the default
 # run's config with two more decoder blocks (models/wide-deep.json), grown from INIT the same
 # way. Run "conditional" trains the conditional entropy model of models/wide-conditional.json
-# alone (--entropy-only) over INIT's transform (default: the shipped model). A run named BASE.TAG is run BASE with the arguments in $ARGS_TAG added, and trained on
+# alone (--entropy-only) over INIT's transform (default: the shipped model); BATCH and CROP
+# (default 16 and 256) set its windows, e.g. BATCH=64 CROP=320 LR=3e-4. A run named BASE.TAG is run BASE with the arguments in $ARGS_TAG added, and trained on
 # the folder $DATA_TAG instead of $DATA when that is set, for side by side comparisons of a
 # training option or a training set:
 #   NAMES="default default.ds2" ARGS_ds2="--downscale 2" models/train_gpu.sh start 1250
@@ -73,7 +74,7 @@ LR=${LR:-2e-4}     # peak learning rate
 threads=$(( $(nproc) / (${#NAMES[@]} * RANKS) - 1 ))
 (( threads > 0 )) || threads=1
 # Shared by all runs; seed, batch (per process), crop and learning rate are part of the recipe.
-COMMON=(--batch 16 --crop 256 --lr "$LR" --threads $threads --seed 1
+COMMON=(--batch "${BATCH:-16}" --crop "${CROP:-256}" --lr "$LR" --threads $threads --seed 1
         --checkpoint-every 1000)
 # NVLink multicast stays off (shared hosts); torchrun passes the environment on.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
