@@ -250,7 +250,7 @@ TEST_CASE("spectrum frequency init and the focal frequency loss train", "[train]
   CHECK_THROWS_AS(cosae::train::run_training(unknown, log), cosae::Error);
 }
 
-TEST_CASE("--entropy-only trains the conditional model alone, from a pool of latents, and resumes exactly",
+TEST_CASE("entropy-only training: the conditional model alone, from a pool of latents, resumes exactly",
           "[train][conditional]") {
   cosae_test::TemporaryDirectory dir;
   cosae_test::make_dirs(dir / "data");
