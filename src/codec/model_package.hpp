@@ -14,6 +14,7 @@
 #include "cosae/error.hpp"
 #include "cosae/model_file.hpp"
 #include "entropy/cdf_table.hpp"
+#include "model/model_io.hpp"
 #include "model/cosae_model.hpp"
 
 namespace cosae::codec {
@@ -64,25 +65,9 @@ void append_table_records(const std::string& prefix, const std::vector<entropy::
 std::vector<entropy::CdfTable> read_table_records(const ModelFile& file, const std::string& prefix, int64_t count,
                                                   const std::string& source);
 
-// A tensor record from raw values, and a record's values (throws (model) for another dtype).
-template <typename T>
-inline TensorRecord make_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
-  TensorRecord r;
-  r.name = name;
-  r.dtype = dtype;
-  r.shape = std::move(shape);
-  r.data.resize(values.size() * sizeof(T));
-  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
-  return r;
-}
-
-template <typename T>
-inline std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
-  COSAE_CHECK(r.dtype == dtype, model, source, ": tensor '", r.name, "' has dtype ", dtype_name(r.dtype));
-  std::vector<T> values(r.data.size() / sizeof(T));
-  if (!values.empty()) std::memcpy(values.data(), r.data.data(), values.size() * sizeof(T));
-  return values;
-}
+// make_record, record_values: model/model_io.hpp.
+using model::make_record;
+using model::record_values;
 
 
 

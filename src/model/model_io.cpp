@@ -19,17 +19,6 @@ torch::ScalarType scalar_type(DType dtype) {
   }
 }
 
-template <typename T>
-TensorRecord integer_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
-  TensorRecord r;
-  r.name = name;
-  r.dtype = dtype;
-  r.shape = std::move(shape);
-  r.data.resize(values.size() * sizeof(T));
-  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
-  return r;
-}
-
 // "conditional.<layer>.weight" for an integer layer's name.
 std::string float_weight_name(const std::string& layer) { return "conditional." + layer + ".weight"; }
 
@@ -79,10 +68,10 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
   for (const auto& layer : layers) {
     const std::string p = kIntegerLayerPrefix + layer.name;
     file.tensors.push_back(
-        integer_record(p + ".weight", DType::i8, {layer.outputs, layer.inputs, layer.kernel, layer.kernel}, layer.weight));
-    file.tensors.push_back(integer_record(p + ".bias", DType::i32, {layer.outputs}, layer.bias));
-    file.tensors.push_back(integer_record(p + ".shift", DType::u8, {layer.outputs}, layer.shift));
-    file.tensors.push_back(integer_record(p + ".clamp", DType::i32, {2}, std::vector<int32_t>{layer.low, layer.high}));
+        make_record(p + ".weight", DType::i8, {layer.outputs, layer.inputs, layer.kernel, layer.kernel}, layer.weight));
+    file.tensors.push_back(make_record(p + ".bias", DType::i32, {layer.outputs}, layer.bias));
+    file.tensors.push_back(make_record(p + ".shift", DType::u8, {layer.outputs}, layer.shift));
+    file.tensors.push_back(make_record(p + ".clamp", DType::i32, {2}, std::vector<int32_t>{layer.low, layer.high}));
   }
   return file;
 }

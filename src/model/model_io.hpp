@@ -10,7 +10,11 @@
 // float biases stay float32.
 #pragma once
 
+#include <cstring>
 #include <string>
+#include <vector>
+
+#include "cosae/error.hpp"
 
 #include "cosae/model_file.hpp"
 #include "model/cosae_model.hpp"
@@ -28,6 +32,26 @@ DType weight_dtype_from_name(const std::string& name, const std::string& option)
 // Throws cosae::Error (model) for a file that is not a cosae model, a newer format, a bad
 // config, or missing/extra/misshapen tensors.
 CosAE import_model(const ModelFile& file, const std::string& source_name = "model file");
+
+// A tensor record from raw values, and a record's values (throws (model) for another dtype).
+template <typename T>
+inline TensorRecord make_record(const std::string& name, DType dtype, std::vector<int64_t> shape, const std::vector<T>& values) {
+  TensorRecord r;
+  r.name = name;
+  r.dtype = dtype;
+  r.shape = std::move(shape);
+  r.data.resize(values.size() * sizeof(T));
+  if (!values.empty()) std::memcpy(r.data.data(), values.data(), r.data.size());
+  return r;
+}
+
+template <typename T>
+inline std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
+  COSAE_CHECK(r.dtype == dtype, model, source, ": tensor '", r.name, "' has dtype ", dtype_name(r.dtype));
+  std::vector<T> values(r.data.size() / sizeof(T));
+  if (!values.empty()) std::memcpy(values.data(), r.data.data(), values.size() * sizeof(T));
+  return values;
+}
 
 void save_model(const std::string& path, CosAEImpl& model);
 CosAE load_model(const std::string& path);
