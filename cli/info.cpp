@@ -177,6 +177,8 @@ class InfoCommand : public Command {
     auto net = model::import_model(file, path);
     const auto& c = net->config;
     const int64_t params = model::parameter_count(*net);
+    nlohmann::json supersedes = nlohmann::json::array();
+    for (const auto& m : codec::superseded_models(file, path)) supersedes.push_back(m.id);
     if (opt_.json) {
       std::cout << nlohmann::json{{"file", path},
                                   {"format_version", file.metadata.at("format_version")},
@@ -184,7 +186,8 @@ class InfoCommand : public Command {
                                   {"parameters", params},
                                   {"quality_levels", c.quality_levels()},
                                   {"default_quality", codec::default_quality(c, codec::kDefaultDetailLevel)},
-                                  {"default_quality_without_detail", c.default_quality()}}
+                                  {"default_quality_without_detail", c.default_quality()},
+                                  {"decodes_streams_of", supersedes}}
                        .dump()
                 << "\n";
       return;
@@ -201,6 +204,7 @@ class InfoCommand : public Command {
       std::cout << " q" << q << " " << c.lambdas[q - 1] << (q == base ? " (default)" : "")
                 << (q == alone ? " (default with -d 0)" : "");
     std::cout << "\n";
+    if (!supersedes.empty()) std::cout << "  also decodes the streams of " << supersedes.dump() << "\n";
   }
 
  private:

@@ -2,6 +2,7 @@
 // round trip (symbols, image, size estimate) with a small untrained model, hostile streams.
 #include <random>
 
+#include "bitstream/sha256.hpp"
 #include "catch_compat.hpp"
 #include "codec/codec.hpp"
 #include "codec/conditional.hpp"
@@ -309,4 +310,68 @@ TEST_CASE("hostile conditional streams are refused", "[conditional][codec]") {
   conditional.coding = codec::Coding::conditional;
   CHECK(cosae_test::expect_error([&] { codec::encode(wavy_image(16, 16), plain, conditional); }).kind() ==
         ErrorKind::usage);
+}
+
+TEST_CASE("a model that supersedes another decodes its streams, and only one it holds unchanged",
+          "[conditional][codec]") {
+  cosae_test::TemporaryDirectory dir;
+  torch::manual_seed(1);
+  model::CosAE plain_net(model::load_config("tiny"));
+  codec::save_codec_model(dir / "plain.safetensors", *plain_net);
+  // The successor: the same transform and factorised prior, plus a conditional part.
+  torch::manual_seed(2);
+  model::CosAE successor_net(tiny_conditional_config());
+  {
+    torch::NoGradGuard no_grad;
+    auto from = plain_net->named_parameters();
+    for (auto& p : successor_net->named_parameters())
+      if (from.contains(p.key())) p.value().copy_(from[p.key()]);
+    auto buffers = plain_net->named_buffers();
+    for (auto& b : successor_net->named_buffers())
+      if (buffers.contains(b.key())) b.value().copy_(buffers[b.key()]);
+  }
+  const auto plain_bytes = read_file(dir / "plain.safetensors");
+  const ModelFile plain_file = parse_safetensors(plain_bytes.data(), plain_bytes.size());
+  ModelFile successor_file = codec::export_codec_model(*successor_net);
+  codec::supersede_model(successor_file, plain_file, sha256(plain_bytes.data(), plain_bytes.size()), "plain");
+  write_safetensors(dir / "successor.safetensors", successor_file);
+  auto plain = codec::load_codec_model(dir / "plain.safetensors", torch::kCPU);
+  auto successor = codec::load_codec_model(dir / "successor.safetensors", torch::kCPU);
+  REQUIRE(successor.supersedes.size() == 1);
+  CHECK(successor.supersedes[0].id == plain.id);
+  CHECK(successor.id != plain.id);
+
+  const Image image = wavy_image(48, 32);
+  const auto old_stream = codec::encode(image, plain, {2});
+  CHECK(codec::decode(old_stream.data(), old_stream.size(), successor).image.samples ==
+        codec::decode(old_stream.data(), old_stream.size(), plain).image.samples);
+  const auto new_stream = codec::encode(image, successor, {2});
+  CHECK(codec::peek_header(new_stream.data(), new_stream.size()).mode == CodingMode::conditional);
+  CHECK(codec::decode(new_stream.data(), new_stream.size(), successor).image.width == 48);
+  // The predecessor cannot decode the successor's streams.
+  CHECK(cosae_test::expect_error([&] { codec::decode(new_stream.data(), new_stream.size(), plain); }).kind() ==
+        ErrorKind::model);
+
+  // Another transform is refused: its streams would not decode.
+  torch::manual_seed(3);
+  model::CosAE other_net(model::load_config("tiny"));
+  const ModelFile other_file = codec::export_codec_model(*other_net);
+  ModelFile again = codec::export_codec_model(*successor_net);
+  CHECK(cosae_test::expect_error([&] { codec::supersede_model(again, other_file, Sha256Digest{}, "other"); }).kind() ==
+        ErrorKind::model);
+  // So is another conditional part, and the streams of a model the successor does not name.
+  CHECK_THROWS_AS(codec::supersede_model(again, codec::export_codec_model(*tiny_conditional_model(dir.path, 6).net),
+                                         Sha256Digest{}, "conditional"),
+                  Error);
+  codec::save_codec_model(dir / "other.safetensors", *other_net);
+  auto other = codec::load_codec_model(dir / "other.safetensors", torch::kCPU);
+  const auto other_stream = codec::encode(image, other, {2});
+  CHECK(cosae_test::expect_error([&] { codec::decode(other_stream.data(), other_stream.size(), successor); }).kind() ==
+        ErrorKind::model);
+  // A chain: superseding the successor carries the plain model's identity along.
+  ModelFile third = codec::export_codec_model(*successor_net);
+  const auto successor_bytes = read_file(dir / "successor.safetensors");
+  codec::supersede_model(third, parse_safetensors(successor_bytes.data(), successor_bytes.size()),
+                         sha256(successor_bytes.data(), successor_bytes.size()), "successor");
+  CHECK(codec::superseded_models(third, "third").size() == 2);
 }

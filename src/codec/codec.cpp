@@ -274,7 +274,7 @@ BitstreamHeader peek_header(const uint8_t* data, std::size_t size) { return pars
 Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTimings* timings, int preview_slices) {
   const auto parsed = parse_bitstream(data, size);
   const auto& header = parsed.header;
-  check_bitstream_model(header, m.id, m.file_sha256);
+  check_stream_model(header, m);
   const auto& config = m.net->config;
   COSAE_CHECK(header.mode != CodingMode::conditional || m.conditional, bad_input, "bitstream uses the conditional coding, which model ", m.id,
               " does not have");

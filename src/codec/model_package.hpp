@@ -19,6 +19,12 @@
 
 namespace cosae::codec {
 
+// A model file's identity as a bitstream names it.
+struct ModelIdentity {
+  std::string id;
+  Sha256Digest sha256{};
+};
+
 struct CodecModel {
   model::CosAE net{nullptr};
   std::vector<entropy::CdfTable> tables;  // one per latent channel (2K)
@@ -29,6 +35,9 @@ struct CodecModel {
   std::optional<ConditionalCoder> conditional;
   std::string id;                         // stable identity: name + content hash
   Sha256Digest file_sha256{};             // of the model file's bytes
+  // Earlier model files whose streams this one decodes too: it holds their every tensor
+  // unchanged (see supersede_model).
+  std::vector<ModelIdentity> supersedes;
   std::string path;
   torch::Device device = torch::kCPU;
   // On a GPU the encoder and decoder networks run under float16 autocast (convolutions and
@@ -75,6 +84,18 @@ using model::record_values;
 // `weights`: how the network's weights are stored (F32, F16 or BF16; see model/model_io.hpp).
 ModelFile export_codec_model(model::CosAEImpl& net, DType weights = DType::f32);
 void save_codec_model(const std::string& path, model::CosAEImpl& net, DType weights = DType::f32);
+
+// Records in `successor` (metadata "supersedes") that it decodes the streams of
+// `predecessor` (whose file's SHA-256 is `predecessor_sha256`), and of every model that one
+// supersedes. Throws cosae::Error (model) unless the successor holds every tensor of the
+// predecessor byte for byte and the same config apart from its name and conditional part:
+// then a stream of the predecessor decodes to the same image with either file.
+void supersede_model(ModelFile& successor, const ModelFile& predecessor, const Sha256Digest& predecessor_sha256,
+                     const std::string& source);
+std::vector<ModelIdentity> superseded_models(const ModelFile& file, const std::string& source);
+
+// Throws cosae::Error (model) unless the bitstream was coded with `m` or a model it supersedes.
+void check_stream_model(const BitstreamHeader& header, const CodecModel& m);
 
 // Loads a model file for coding on `device`; throws cosae::Error (model) if it is not one.
 CodecModel load_codec_model(const std::string& path, const torch::Device& device);
