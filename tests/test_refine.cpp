@@ -46,7 +46,7 @@ TEST_CASE("refining the latent lowers the rate-distortion cost; the decoder read
   const auto refined = codec::refine_latent(*model.net, x, latent, quality - 1, 8, false);
   INFO("cost " << refined.initial_cost << " -> " << refined.cost << " at step " << refined.best_step);
   CHECK(refined.initial_cost == Approx(none.initial_cost).epsilon(1e-6));
-  CHECK(refined.cost < refined.initial_cost * 0.99);  // measured: 3.0% lower (best at step 8 of 8)
+  CHECK(refined.cost < refined.initial_cost * 0.99);  // measured: 3.4% lower (best at step 7 of 8)
   CHECK(refined.best_step > 0);
   CHECK_FALSE(torch::equal(refined.latent, latent));
 

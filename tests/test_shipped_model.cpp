@@ -1,8 +1,9 @@
 // The model that ships in models/ (default.safetensors): it loads, and it codes a sample
 // image on the CPU at a PSNR above a floor measured when it was trained (a regression guard,
 // with margin), with more bits and no worse PSNR at the top quality than at the bottom; that
-// its default encode, with the detail layer, is above a floor too; and on a GPU, that its
-// streams cross between the GPU and the CPU.
+// its default encode, with the detail layer, is above a floor too; that streams written by the
+// models it supersedes still decode; and on a GPU, that its streams cross between the GPU and
+// the CPU.
 #include <cmath>
 #include <cstdio>
 
@@ -10,6 +11,7 @@
 #include "codec/codec.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
+#include "cosae/image.hpp"
 #include "eval/metrics.hpp"
 
 using namespace cosae;
@@ -35,7 +37,8 @@ TEST_CASE("the shipped default model codes a sample above its PSNR floor", "[shi
     CHECK(codec::encode(image, model, {level}) == bytes);  // deterministic
   }
   INFO("q1 " << bpp[0] << " bpp " << psnr[0] << " dB; q" << top << " " << bpp[1] << " bpp " << psnr[1] << " dB");
-  // Measured with the shipped model (auto coding): q1 0.0880 bpp 23.91 dB, q12 0.4291 bpp 27.81 dB.
+  // Measured with the shipped model (conditional coding): q1 0.0728 bpp 23.77 dB, q12 0.3871 bpp
+  // 27.83 dB (the factorised coding before it: q1 0.0880 bpp 23.91 dB, q12 0.4291 bpp 27.81 dB).
   CHECK(psnr[0] > 23.3);
   CHECK(psnr[1] > 27.2);
   CHECK(psnr[1] >= psnr[0]);
@@ -53,12 +56,31 @@ TEST_CASE("the shipped model's default encode, with the detail layer, is above i
   const double bpp = 8.0 * bytes.size() / (image.width * image.height);
   const double psnr = eval::psnr(image, decoded.image);
   INFO(bpp << " bpp, " << psnr << " dB");
-  // Measured: q5 + detail 14, 0.3439 bpp at 29.86 dB, where the network alone tops out at
-  // 27.81 dB (q12, 0.4291 bpp).
+  // Measured: q5 + detail 14, 0.3178 bpp at 29.85 dB, where the network alone tops out at
+  // 27.83 dB (q12, 0.3871 bpp).
   CHECK(int(decoded.header.quality) == 5);
   CHECK(decoded.header.detail_level == codec::kDefaultDetailLevel);
   CHECK(psnr > 29.3);
   CHECK(bpp < 0.40);
+}
+
+TEST_CASE("streams written by an earlier shipped model still decode", "[shipped]") {
+  auto model = codec::load_codec_model(codec::find_default_model(), torch::kCPU);
+  const std::string golden = COSAE_TEST_GOLDEN_DIR;
+  const Image source = read_png(golden + "/chelsea-100x75.png");
+  // Written by cosae-d64-wide-998322e43ffc, the default model before the conditional entropy
+  // model (`cosae encode -q 1 -d 0` and `cosae encode`); PSNR as that model decoded them.
+  const struct {
+    const char* name;
+    double psnr;
+  } streams[] = {{"shipped-2026-chelsea-100x75-q1.cosae", 23.9012}, {"shipped-2026-chelsea-100x75-q5-d14.cosae", 28.7741}};
+  for (const auto& s : streams) {
+    INFO(s.name);
+    const auto bytes = read_file(golden + "/streams/" + s.name);
+    const auto decoded = codec::decode(bytes.data(), bytes.size(), model);
+    CHECK(decoded.header.model_id == "cosae-d64-wide-998322e43ffc");
+    CHECK(eval::psnr(source, decoded.image) == Approx(s.psnr).margin(0.01));
+  }
 }
 
 TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cuda][shipped]") {

@@ -18,9 +18,18 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
   torch::AutoGradMode grad_on(true);
   const auto target = image.to(torch::kFloat);
 
-  // The cost of y with the coder's rounding, differentiable in y (straight through).
+  // The cost of y with the coder's rounding, differentiable in y (straight through), its bits
+  // from the entropy model the coding uses: the conditional one where the model has it.
   auto cost_of = [&](const torch::Tensor& y) {
-    const auto symbols = y + (net.dequantize(net.quantize(y)) - y).detach();
+    torch::Tensor symbols, bits;
+    if (net.conditional) {
+      auto coded = net.conditional(y);
+      symbols = coded.y_hat;
+      bits = coded.bits.sum();
+    } else {
+      symbols = y + (net.dequantize(net.quantize(y)) - y).detach();
+      bits = -torch::log2(net.entropy->likelihood(symbols)).sum();
+    }
     torch::Tensor reconstruction;
     {
       std::optional<compat::AutocastScope> half;
@@ -28,7 +37,6 @@ RefineResult refine_latent(model::CosAEImpl& net, const torch::Tensor& image, co
       reconstruction = net.synthesis(symbols, level).to(torch::kFloat);
     }
     const auto mse = (reconstruction.slice(2, 0, H).slice(3, 0, W) - target).pow(2).mean();
-    const auto bits = -torch::log2(net.entropy->likelihood(symbols)).sum();
     return lambda * mse + bits / pixels;
   };
 
