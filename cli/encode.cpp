@@ -1,4 +1,4 @@
-// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-d DETAIL] [-m MODEL] [--coding auto|polar|cartesian|adaptive|cell-gains]
+// cosae encode IN... [-o OUT|DIR] [-q LEVEL] [-d DETAIL] [-m MODEL]
 //              [--refine N] [--device] [--threads] [--json] [--quiet]
 #include <chrono>
 #include <cstdio>
@@ -19,7 +19,6 @@ namespace {
 
 struct EncodeOptions : CodecRunOptions {
   int quality = 0;  // 0: the model's default level
-  std::string coding = "auto";
   bool drop_alpha = false;
   int refine_steps = 0;
   int detail = codec::kDefaultDetailLevel;
@@ -37,14 +36,6 @@ class EncodeCommand : public Command {
                    "them); default: the level nearest lambda = 0.0018 (q5 of the shipped model), or with -d 0 the one "
                    "nearest lambda = 0.013 (q8)")
         ->check(CLI::Range(1, 64));
-    app.add_option("--coding", opt_.coding,
-                   "Latent coding: conditional (the conditional entropy model, for models that have one); under "
-                   "the factorised prior cartesian (a, b), polar (amplitude, phase), adaptive (cartesian with a "
-                   "table chosen per channel for this image), cell-gains (adaptive, with a gain on the tables' "
-                   "scales per cell) or factorised (those four, the smallest kept); auto: conditional where the "
-                   "model has it, else factorised")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "conditional", "factorised", "polar", "cartesian", "adaptive", "cell-gains"}));
     add_codec_run_options(app, opt_, "Model file (.safetensors); default: the installed default model");
     app.add_flag("--drop-alpha", opt_.drop_alpha, "Discard a translucent alpha channel instead of refusing it");
     app.add_option("--refine", opt_.refine_steps,
@@ -67,7 +58,6 @@ class EncodeCommand : public Command {
     auto& model = run.model;
     codec::EncodeOptions options;
     options.quality = opt_.quality != 0 ? opt_.quality : codec::default_quality(model.net->config, opt_.detail);
-    options.coding = codec::coding_from_name(opt_.coding);
     options.refine_steps = opt_.refine_steps;
     options.detail_level = opt_.detail;
     options.alpha = opt_.drop_alpha ? AlphaPolicy::discard : AlphaPolicy::reject_translucent;
@@ -85,7 +75,7 @@ class EncodeCommand : public Command {
                     image.width, image.height, bytes.size(), bpp, seconds, pixels / 1e6 / seconds);
       report_file(opt_, line,
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
-                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"detail", options.detail_level}, {"coding", opt_.coding}, {"seconds", seconds},
+                   {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"detail", options.detail_level}, {"coding", coding_mode_name(codec::peek_header(bytes.data(), bytes.size()).mode)}, {"seconds", seconds},
                    {"model", model.id}});
     });
   }

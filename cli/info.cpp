@@ -60,17 +60,6 @@ const char* channel_name(int channels) {
   return "?";
 }
 
-const char* mode_name(CodingMode mode) {
-  switch (mode) {
-    case CodingMode::polar: return "polar";
-    case CodingMode::cartesian: return "cartesian";
-    case CodingMode::adaptive: return "adaptive";
-    case CodingMode::cell_gains: return "cell-gains";
-    case CodingMode::conditional: return "conditional";
-  }
-  return "?";
-}
-
 bool is_bitstream(const std::vector<uint8_t>& bytes) {
   return bytes.size() >= 4 && bytes[0] == 0x89 && bytes[1] == 'C' && bytes[2] == 'S' && bytes[3] == 'A';
 }
@@ -150,7 +139,7 @@ class InfoCommand : public Command {
                                   {"model", h.model_id},
                                   {"model_sha256", sha},
                                   {"quality", h.quality},
-                                  {"coding", mode_name(h.mode)},
+                                  {"coding", coding_mode_name(h.mode)},
                                   {"detail", h.detail_level},
                                   {"bytes", bytes.size()},
                                   {"bpp", bpp},
@@ -163,7 +152,7 @@ class InfoCommand : public Command {
     std::cout << path << ": cosae stream, format " << int(h.format_version) << ", " << h.width << "x" << h.height
               << ", " << channel_name(h.channels) << ", " << h.bit_depth << "-bit\n"
               << "  model " << h.model_id << " (SHA-256 " << sha.substr(0, 16) << "...)\n"
-              << "  quality q" << int(h.quality) << ", " << mode_name(h.mode) << " coding, detail layer "
+              << "  quality q" << int(h.quality) << ", " << coding_mode_name(h.mode) << " coding, detail layer "
               << (h.detail_level ? "d" + std::to_string(h.detail_level) : std::string("off")) << "\n"
               << "  " << bytes.size() << " bytes (" << std::fixed << std::setprecision(4) << bpp
               << std::defaultfloat << " bpp): header and CRC " << parsed.header_size + 4

@@ -96,7 +96,8 @@ TEST_CASE("streams cross devices: GPU-encoded decodes on the CPU and back", "[cu
     };
     for (int level : {1, 4})
       for (const Setting s : {Setting{codec::Coding::cartesian, 0}, Setting{codec::Coding::polar, 0},
-                              Setting{codec::Coding::smaller, 20}}) {
+                              Setting{codec::Coding::smaller, 20}, Setting{codec::Coding::conditional, 0},
+                              Setting{codec::Coding::automatic, codec::kDefaultDetailLevel}}) {
         const codec::Coding mode = s.mode;
         codec::EncodeOptions options;
         options.quality = level;

@@ -34,6 +34,9 @@ enum class CodingMode : uint8_t {
   cell_gains = 3,  // adaptive, with a gain on the tables' scales per cell
   conditional = 4,  // the conditional entropy model (codec/conditional.hpp); format version 3
 };
+// "polar", "cartesian", "adaptive", "cell-gains", "conditional" ("?" for any other value).
+const char* coding_mode_name(CodingMode mode);
+
 
 // The format version a header with this mode and detail level is written in.
 uint8_t format_version_for(CodingMode mode, int64_t detail_level);

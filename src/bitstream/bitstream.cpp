@@ -268,6 +268,17 @@ ParsedBitstream parse_bitstream(const uint8_t* data, std::size_t size) {
   return parsed;
 }
 
+const char* coding_mode_name(CodingMode mode) {
+  switch (mode) {
+    case CodingMode::polar: return "polar";
+    case CodingMode::cartesian: return "cartesian";
+    case CodingMode::adaptive: return "adaptive";
+    case CodingMode::cell_gains: return "cell-gains";
+    case CodingMode::conditional: return "conditional";
+  }
+  return "?";
+}
+
 void check_bitstream_model(const BitstreamHeader& header, const std::string& model_id,
                            const Sha256Digest& model_sha256) {
   COSAE_CHECK(header.model_id == model_id, model, "the bitstream was coded with model '", header.model_id,
