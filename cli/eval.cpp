@@ -103,7 +103,7 @@ class EvalCommand : public Command {
     app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
     app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");
     app.add_option("--anchors", opt_.anchors, "JSON of published curves: {\"name\": [{\"bpp\":..,\"psnr\":..}]}");
-    app.add_option("--json", cli_.json, "Write every number as JSON (schema in the README)");
+    app.add_option("--json", cli_.json, "Write every number as JSON (schema in docs/evaluation.md)");
     app.add_option("--csv", cli_.csv, "Write one CSV row per image and setting");
     app.add_option("--report", cli_.report, "Write a self-contained HTML report");
     app.add_option("--crops", opt_.crop_images, "Images shown as crops in the report")->capture_default_str();

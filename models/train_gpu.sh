@@ -21,7 +21,7 @@
 #                                        training set larger than one command can receive
 #                                        travels in parts, one command each, before "start"
 #                                        (on the same machine). Corpus v2's lossless WebP shards
-#                                        (README, "Training data") are unpacked to PNG under
+#                                        (docs/training.md, "Training data") are unpacked to PNG under
 #                                        $CORPUS (/tmp/cosae-corpus): train with
 #                                        DATA=/tmp/cosae-corpus/train; PNG folders are copied
 #                                        into $DATA

@@ -1,5 +1,5 @@
-// The bitstream container. Layout (all multi-byte integers little-endian; the README's
-// "Bitstream format" has it field by field):
+// The bitstream container. Layout (all multi-byte integers little-endian; docs/bitstream.md
+// "Bitstream" has it field by field):
 //   magic "\x89CSA" | version u8 | mode u8 | quality u8 | channels u8 | bit depth u8 |
 //   [version >= 2: detail level u8 | detail stream count u8] |
 //   width varint | height varint | model id length u8 | model id | model SHA-256 (32) |

@@ -34,7 +34,7 @@ const char* coding_name(Coding coding);
 // those measured; README, "Detail layer").
 inline constexpr int kDefaultDetailLevel = 14;
 // The detail levels `cosae eval` sweeps by default: the default codec's curve, from about 0.2
-// to 2.3 bpp on photos (README, "Detail layer").
+// to 2.3 bpp on photos (docs/experiments.md, "Detail layer").
 inline constexpr int kDefaultDetailSweep[] = {10, 12, 14, 16, 18, 20, 24, 28};
 inline constexpr double kDetailBaseLambda = 0.0018;
 // The level encode uses when asked for none (quality 0): with a detail layer the one nearest
