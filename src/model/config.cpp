@@ -140,7 +140,7 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   return c;
 }
 
-std::vector<std::string> config_presets() { return {"default", "wide", "d32", "d16", "ablation", "tiny"}; }
+std::vector<std::string> config_presets() { return {"default", "wide", "ablation", "tiny"}; }
 
 std::string config_preset_list() {
   std::string list;
@@ -162,20 +162,6 @@ ModelConfig load_config(const std::string& preset_or_path) {
     c.encoder_channels = {64, 96, 128, 192, 384, 640};
     c.lambdas.push_back(0.0932);
     c.lambdas.push_back(0.18);
-    return c;
-  }
-  if (preset_or_path == "d32") {
-    c.name = "cosae-d32";
-    c.downsampling = 32;
-    c.frequencies = 128;
-    c.encoder_channels = {64, 96, 128, 192, 256};
-    return c;
-  }
-  if (preset_or_path == "d16") {
-    c.name = "cosae-d16";
-    c.downsampling = 16;
-    c.frequencies = 64;
-    c.encoder_channels = {64, 96, 128, 192};
     return c;
   }
   if (preset_or_path == "tiny") {  // seconds per step on a CPU: tests and CI

@@ -63,7 +63,8 @@ nlohmann::json to_json(const ModelConfig& config);
 // Unknown keys are an error (a typo must not silently fall back to a default).
 ModelConfig config_from_json(const nlohmann::json& j);
 
-// "default" (D=64), "d32", "d16", "ablation" (default without the HCM), "tiny" (for tests),
+// "default" (D=64, K=256), "wide" (K=512; the shipped transform has its encoder and twelve
+// levels), "ablation" (default without the HCM), "tiny" (for tests),
 // or a path to a JSON file.
 ModelConfig load_config(const std::string& preset_or_path);
 std::vector<std::string> config_presets();
