@@ -2,6 +2,7 @@
 // it gives, must walk a stream written by write_bitstream field by field to its last byte.
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,33 +85,19 @@ TEST_CASE("docs/bitstream.md's field table walks a real stream to its last byte"
     INFO(row.field << ": the table says " << row.size);
     REQUIRE(std::stoul(row.size) == expected);
   };
+  // The one-byte fields and the values written above.
+  const std::map<std::string, uint64_t> one_byte = {{"format version", 3}, {"coding mode", 4}, {"quality", 7},
+                                                    {"channels", 3},       {"bit depth", 16},  {"detail level", 14},
+                                                    {"detail stream count", 1}};
   for (const auto& row : rows) {
     INFO("field '" << row.field << "' at byte " << at);
     const std::string& f = row.field;
     if (f == "magic") {
       fixed(row, 4);
       CHECK((byte() == 0x89 && byte() == 'C' && byte() == 'S' && byte() == 'A'));
-    } else if (f == "format version") {
+    } else if (one_byte.count(f)) {
       fixed(row, 1);
-      CHECK(byte() == 3);
-    } else if (f == "coding mode") {
-      fixed(row, 1);
-      CHECK(byte() == 4);
-    } else if (f == "quality") {
-      fixed(row, 1);
-      CHECK(byte() == 7);
-    } else if (f == "channels") {
-      fixed(row, 1);
-      CHECK(byte() == 3);
-    } else if (f == "bit depth") {
-      fixed(row, 1);
-      CHECK(byte() == 16);
-    } else if (f == "detail level") {
-      fixed(row, 1);
-      CHECK(byte() == 14);
-    } else if (f == "detail stream count") {
-      fixed(row, 1);
-      CHECK(byte() == 1);
+      CHECK(byte() == one_byte.at(f));
     } else if (f == "width" || f == "height") {
       REQUIRE(row.size.rfind("varint", 0) == 0);
       CHECK(varint() == (f == "width" ? 300u : 200u));

@@ -37,7 +37,6 @@ enum class CodingMode : uint8_t {
 // "polar", "cartesian", "adaptive", "cell-gains", "conditional" ("?" for any other value).
 const char* coding_mode_name(CodingMode mode);
 
-
 // The format version a header with this mode and detail level is written in.
 uint8_t format_version_for(CodingMode mode, int64_t detail_level);
 

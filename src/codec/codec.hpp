@@ -31,7 +31,7 @@ const char* coding_name(Coding coding);
 
 // What `cosae encode` does without -q and -d: the detail layer at kDefaultDetailLevel over the
 // network level nearest kDetailBaseLambda in log (q5 of the shipped model, the best base of
-// those measured; README, "Detail layer").
+// those measured; docs/experiments.md, "Detail layer").
 inline constexpr int kDefaultDetailLevel = 14;
 // The detail levels `cosae eval` sweeps by default: the default codec's curve, from about 0.2
 // to 2.3 bpp on photos (docs/experiments.md, "Detail layer").
