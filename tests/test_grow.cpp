@@ -116,6 +116,37 @@ TEST_CASE("grow: gradients reach the new latent channels", "[model]") {
   CHECK(grad.narrow(0, K, 4).abs().sum().item<float>() > 0);  // the new a_k
 }
 
+TEST_CASE("grow: a conditional model keeps its entropy model at the same K, starts a fresh one at a larger K",
+          "[model]") {
+  auto config = load_config("tiny");
+  config.conditional.hyper_channels = 4;
+  config.conditional.hyper_stride = 1;
+  config.conditional.slices = 2;
+  config.conditional.features = 8;
+  config.conditional.hidden = 6;
+  auto old_net = perturbed_model(config);
+  auto same = config;
+  same.lambdas.push_back(2 * config.lambdas.back());
+  auto kept = grown_eval(old_net, same);
+  for (const auto& item : old_net->conditional->named_parameters())
+    CHECK(torch::equal(item.value(), kept->conditional->named_parameters()[item.key()]));
+  const auto bigger = grown_config(config);
+  auto net = grown_eval(old_net, bigger);
+  torch::NoGradGuard no_grad;
+  const auto image = torch::rand({1, 3, 48, 32});
+  const int64_t K = config.frequencies;
+  for (int64_t q = 0; q < config.quality_levels(); ++q) {
+    const auto old_latent = old_net->analysis(image, q), latent = net->analysis(image, q);
+    INFO("level " << q);
+    CHECK(torch::allclose(latent.narrow(1, 0, K), old_latent.narrow(1, 0, K), 1e-5, 1e-6));
+    CHECK(torch::allclose(net->synthesis(latent, q), old_net->synthesis(old_latent, q), 1e-4, 1e-5));
+  }
+  // The fresh entropy model is shaped for 2K' channels and gives a finite rate.
+  const auto out = net->forward_train(image, torch::tensor({int64_t{0}}, torch::kLong));
+  CHECK(std::isfinite(out.bits.sum().item<double>()));
+  CHECK(out.bits.sum().item<double>() > 0);
+}
+
 TEST_CASE("grow: refuses what it cannot bridge", "[model]") {
   const auto config = load_config("tiny");
   auto check_refused = [&](ModelConfig to) { CHECK_THROWS_AS(check_growable(config, to), cosae::Error); };

@@ -87,12 +87,16 @@ void grow_into(CosAEImpl& from, CosAEImpl& to) {
   const auto channel_map = latent_channel_map(K, grown_K).to(to.log_gains.device());
   const std::string latent_layer = "encoder.layers." + std::to_string(3 * from.config.stages()) + ".";
   auto old_parameters = from.named_parameters();
+  // The conditional entropy model is kept only where the latent keeps its size: its slices,
+  // contexts and hyper-analysis are all shaped by 2K, so with more frequencies it starts fresh
+  // (a part-copied model would pair old layers with fresh ones that never saw them).
+  const bool keep_conditional = from.conditional && grown_K == K;
   bool conditional_added = false;
   for (auto& item : to.named_parameters()) {
     const std::string& key = item.key();
     auto& grown = item.value();
     const auto* found = old_parameters.find(key);
-    if (found == nullptr && key.rfind("conditional.", 0) == 0) {  // a conditional model added: fresh
+    if (key.rfind("conditional.", 0) == 0 && (found == nullptr || !keep_conditional)) {  // added: fresh
       conditional_added = true;
       continue;
     }
