@@ -80,6 +80,31 @@ struct ModelFile {
   const TensorRecord& at(const std::string& name) const;
 };
 
+// A tensor of a file held elsewhere (a memory map, a buffer): where its bytes are, not a copy.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape;
+  const uint8_t* data = nullptr;  // `size` bytes, little-endian, row-major
+  std::size_t size = 0;
+};
+
+// A safetensors file's header and where each tensor's bytes lie: what a reader needs to load
+// the tensors it wants without copying the others. Valid while the bytes it points into are.
+struct ModelFileView {
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorView> tensors;  // sorted by name
+
+  const TensorView* find(const std::string& name) const;  // nullptr when absent
+  const TensorView& at(const std::string& name) const;    // throws ErrorKind::model when absent
+};
+
+// Checks a whole safetensors file held in memory as parse_safetensors does, without copying
+// its tensors; the view points into `data`.
+ModelFileView view_safetensors(const uint8_t* data, std::size_t size);
+// A view of the records of `model` (valid while `model` is, unchanged).
+ModelFileView view_of(const ModelFile& model);
+
 // Parses a whole safetensors file held in memory. The tensors' bytes are copied.
 // Throws cosae::Error (ErrorKind::model) for anything that is not a valid safetensors file.
 ModelFile parse_safetensors(const uint8_t* data, std::size_t size);

@@ -183,7 +183,19 @@ const TensorRecord& ModelFile::at(const std::string& name) const {
   return *tensor;
 }
 
-ModelFile parse_safetensors(const uint8_t* data, std::size_t size) {
+const TensorView* ModelFileView::find(const std::string& name) const {
+  const auto it = std::lower_bound(tensors.begin(), tensors.end(), name,
+                                   [](const TensorView& tensor, const std::string& key) { return tensor.name < key; });
+  return it != tensors.end() && it->name == name ? &*it : nullptr;
+}
+
+const TensorView& ModelFileView::at(const std::string& name) const {
+  const TensorView* tensor = find(name);
+  COSAE_CHECK(tensor, model, "the model file has no tensor ", quoted_name(name));
+  return *tensor;
+}
+
+ModelFileView view_safetensors(const uint8_t* data, std::size_t size) {
   COSAE_CHECK(data || size == 0, usage, "parse_safetensors: null data");
   const uint64_t header_length = checked_header_length(data, size);
   const uint8_t* header = data + kLengthPrefixBytes;
@@ -203,15 +215,42 @@ ModelFile parse_safetensors(const uint8_t* data, std::size_t size) {
   const uint8_t* data_section = header + header_length;
   check_layout(entries, size - kLengthPrefixBytes - header_length);
 
-  ModelFile model;
-  model.metadata = std::move(reader.metadata);
-  model.tensors.reserve(entries.size());
+  ModelFileView view;
+  view.metadata = std::move(reader.metadata);
+  view.tensors.reserve(entries.size());
   for (TensorEntry& entry : entries) {
+    TensorView& tensor = view.tensors.emplace_back();
+    tensor.name = std::move(entry.name);
+    tensor.dtype = entry.dtype;
+    tensor.shape = std::move(entry.shape);
+    tensor.data = data_section + entry.begin;
+    tensor.size = static_cast<std::size_t>(entry.end - entry.begin);
+  }
+  return view;
+}
+
+ModelFileView view_of(const ModelFile& model) {
+  ModelFileView view;
+  view.metadata = model.metadata;
+  view.tensors.reserve(model.tensors.size());
+  for (const TensorRecord& record : model.tensors)
+    view.tensors.push_back({record.name, record.dtype, record.shape, record.data.data(), record.data.size()});
+  std::sort(view.tensors.begin(), view.tensors.end(),
+            [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
+  return view;
+}
+
+ModelFile parse_safetensors(const uint8_t* data, std::size_t size) {
+  ModelFileView view = view_safetensors(data, size);
+  ModelFile model;
+  model.metadata = std::move(view.metadata);
+  model.tensors.reserve(view.tensors.size());
+  for (TensorView& entry : view.tensors) {
     TensorRecord& tensor = model.tensors.emplace_back();
     tensor.name = std::move(entry.name);
     tensor.dtype = entry.dtype;
     tensor.shape = std::move(entry.shape);
-    tensor.data.assign(data_section + entry.begin, data_section + entry.end);
+    tensor.data.assign(entry.data, entry.data + entry.size);
   }
   return model;
 }
