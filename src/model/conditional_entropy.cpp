@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/torch_compat.hpp"
+#include "model/layers.hpp"
 #include "cosae/error.hpp"
 
 namespace cosae::model {
@@ -81,30 +82,44 @@ entropy::IntegerConv QuantizedConvImpl::to_integer(const std::string& name) cons
   return layer;
 }
 
-ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, ConditionalConfig c, std::vector<int> hyper_filters)
+ConditionalEntropyImpl::ConditionalEntropyImpl(int64_t frequencies_, ConditionalConfig c, std::vector<int> hyper_filters,
+                                               Parts parts)
     : frequencies(frequencies_), config(c) {
-  const int64_t C = 2 * frequencies, F = c.features, H = c.hidden, Z = c.hyper_channels, s = c.hyper_stride;
   order = register_parameter("order", torch::arange(frequencies, torch::kFloat), /*requires_grad=*/false);
-  hyper_analysis = nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c.hyper_magnitudes ? 2 * C : C, F, 1)), nn::GELU(),
-                                  nn::Conv2d(nn::Conv2dOptions(F, F, 3).stride(s).padding(1)), nn::GELU(),
-                                  nn::Conv2d(nn::Conv2dOptions(F, Z, 1)));
-  register_module("hyper_analysis", hyper_analysis);
-  hyper_prior = register_module("hyper_prior", EntropyBottleneck(Z, std::move(hyper_filters)));
-  // Hyper-latent symbols are a few steps wide: a gain brings the first activations into the
-  // tens, where rounding to integers costs little.
-  hs0 = register_module("hs0", QuantizedConv(Z, H, 3, 0, 255, 8.0));
-  if (s == 2) hs1 = register_module("hs1", QuantizedConv(H, 4 * H, 1, 0, 255, 1.0));
-  hs2 = register_module("hs2", QuantizedConv(H, F, 3, 0, 255, 1.0));
-  const int64_t m = 2 * frequencies / c.slices;  // channels per slice
-  const double initial_index = std::round(std::log(1.0 / kScaleMin) / (std::log(kScaleMax / kScaleMin) / (kScaleCount - 1)));
-  for (int64_t g = 0; g < c.slices; ++g) {
-    const auto n = std::to_string(g);
-    slice_in.push_back(register_module("slice" + n + "_in", QuantizedConv(F + g * m, F, 1, 0, 255, 2.0)));
-    slice_mid.push_back(register_module("slice" + n + "_mid", QuantizedConv(F, H, 1, 0, 255, 1.0)));
-    slice_scale.push_back(register_module("slice" + n + "_scale", QuantizedConv(H, m, 1, 0, kScaleCount - 1, 0.1)));
-    slice_mean.push_back(register_module("slice" + n + "_mean", QuantizedConv(H, m, 1, -kMaxMean16, kMaxMean16, 0.1)));
-    torch::NoGradGuard no_grad;
-    slice_scale.back()->bias.fill_(initial_index);  // every scale starts near one step
+  build(parts & kEncoderPart);
+  hyper_prior = register_module("hyper_prior", EntropyBottleneck(c.hyper_channels, std::move(hyper_filters)));
+  build(parts & kRatePart);
+}
+
+void ConditionalEntropyImpl::build(Parts parts) {
+  const auto& c = config;
+  const int64_t C = 2 * frequencies, F = c.features, H = c.hidden, Z = c.hyper_channels, s = c.hyper_stride;
+  if ((parts & kEncoderPart) && !(built & kEncoderPart)) {
+    hyper_analysis = nn::Sequential(Conv2d(nn::Conv2dOptions(c.hyper_magnitudes ? 2 * C : C, F, 1)), nn::GELU(),
+                                    Conv2d(nn::Conv2dOptions(F, F, 3).stride(s).padding(1)), nn::GELU(),
+                                    Conv2d(nn::Conv2dOptions(F, Z, 1)));
+    register_module("hyper_analysis", hyper_analysis);
+    built |= kEncoderPart;
+  }
+  if ((parts & kRatePart) && !(built & kRatePart)) {
+    // Hyper-latent symbols are a few steps wide: a gain brings the first activations into the
+    // tens, where rounding to integers costs little.
+    hs0 = register_module("hs0", QuantizedConv(Z, H, 3, 0, 255, 8.0));
+    if (s == 2) hs1 = register_module("hs1", QuantizedConv(H, 4 * H, 1, 0, 255, 1.0));
+    hs2 = register_module("hs2", QuantizedConv(H, F, 3, 0, 255, 1.0));
+    const int64_t m = 2 * frequencies / c.slices;  // channels per slice
+    const double initial_index =
+        std::round(std::log(1.0 / kScaleMin) / (std::log(kScaleMax / kScaleMin) / (kScaleCount - 1)));
+    for (int64_t g = 0; g < c.slices; ++g) {
+      const auto n = std::to_string(g);
+      slice_in.push_back(register_module("slice" + n + "_in", QuantizedConv(F + g * m, F, 1, 0, 255, 2.0)));
+      slice_mid.push_back(register_module("slice" + n + "_mid", QuantizedConv(F, H, 1, 0, 255, 1.0)));
+      slice_scale.push_back(register_module("slice" + n + "_scale", QuantizedConv(H, m, 1, 0, kScaleCount - 1, 0.1)));
+      slice_mean.push_back(register_module("slice" + n + "_mean", QuantizedConv(H, m, 1, -kMaxMean16, kMaxMean16, 0.1)));
+      torch::NoGradGuard no_grad;
+      slice_scale.back()->bias.fill_(initial_index);  // every scale starts near one step
+    }
+    built |= kRatePart;
   }
 }
 
@@ -198,7 +213,7 @@ ConditionalEntropyImpl::Output ConditionalEntropyImpl::forward(const torch::Tens
   return {y_hat, bits, side_bits};
 }
 
-std::vector<std::string> ConditionalEntropyImpl::integer_layer_names() const {
+std::vector<std::string> ConditionalEntropyImpl::integer_layer_names(const ConditionalConfig& config) {
   std::vector<std::string> names = {"hs0"};
   if (config.hyper_stride == 2) names.push_back("hs1");
   names.push_back("hs2");

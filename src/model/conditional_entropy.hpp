@@ -54,7 +54,12 @@ struct QuantizedConvImpl : torch::nn::Module {
 TORCH_MODULE(QuantizedConv);
 
 struct ConditionalEntropyImpl : torch::nn::Module {
-  ConditionalEntropyImpl(int64_t frequencies, ConditionalConfig config, std::vector<int> hyper_filters);
+  // `parts`: kEncoderPart builds the hyper-analysis, kRatePart the float integer layers; the
+  // others are always built.
+  ConditionalEntropyImpl(int64_t frequencies, ConditionalConfig config, std::vector<int> hyper_filters,
+                         Parts parts = kAllParts);
+  // Builds the parts not built yet (freshly initialised).
+  void build(Parts parts);
 
   struct Output {
     torch::Tensor y_hat;       // [B, 2K, h, w]: the dequantised latent (straight-through)
@@ -70,7 +75,8 @@ struct ConditionalEntropyImpl : torch::nn::Module {
 
   // The integer layers, in the order of integer_layer_names().
   std::vector<entropy::IntegerConv> integer_layers() const;
-  std::vector<std::string> integer_layer_names() const;
+  std::vector<std::string> integer_layer_names() const { return integer_layer_names(config); }
+  static std::vector<std::string> integer_layer_names(const ConditionalConfig& config);
 
   // The latent channels of slice g, in slice order: its a channels, then its b channels.
   std::vector<int64_t> slice_channels(int64_t g) const;
@@ -82,6 +88,7 @@ struct ConditionalEntropyImpl : torch::nn::Module {
 
   int64_t frequencies;
   ConditionalConfig config;
+  Parts built = 0;
   torch::Tensor order;  // [K] frequency indices as float32 (a parameter without gradient, so it is saved)
   torch::nn::Sequential hyper_analysis{nullptr};
   EntropyBottleneck hyper_prior{nullptr};

@@ -140,6 +140,14 @@ ModelConfig config_from_json(const nlohmann::json& j) {
   return c;
 }
 
+Parts parameter_part(const std::string& name) {
+  auto starts = [&](const char* prefix) { return name.rfind(prefix, 0) == 0; };
+  if (starts("encoder.") || starts("conditional.hyper_analysis.")) return kEncoderPart;
+  if (starts("decoder.")) return kDecoderPart;
+  if (starts("conditional.hs") || starts("conditional.slice")) return kRatePart;
+  return 0;
+}
+
 std::vector<std::string> config_presets() { return {"default", "wide", "ablation", "tiny"}; }
 
 std::string config_preset_list() {

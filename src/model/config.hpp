@@ -59,6 +59,19 @@ struct ModelConfig {
   void validate() const;
 };
 
+// The networks of a model that a command may leave out when it does not run them (a decode
+// never runs the encoder, which holds most of the parameters). The gains, the factorised prior,
+// and the conditional model's hyper-prior and slice order are small and always there.
+using Parts = unsigned;
+inline constexpr Parts kEncoderPart = 1;  // the encoder and the conditional model's hyper-analysis
+inline constexpr Parts kDecoderPart = 2;  // the decoder
+inline constexpr Parts kRatePart = 4;     // the float mirror of the conditional model's integer layers
+                                          // (training and the encoder's --refine; the codec runs the
+                                          // integer layers themselves)
+inline constexpr Parts kAllParts = kEncoderPart | kDecoderPart | kRatePart;
+// The part a parameter belongs to, by its name: 0 for those always there.
+Parts parameter_part(const std::string& name);
+
 nlohmann::json to_json(const ModelConfig& config);
 // Unknown keys are an error (a typo must not silently fall back to a default).
 ModelConfig config_from_json(const nlohmann::json& j);

@@ -17,12 +17,12 @@ EncoderImpl::EncoderImpl(const ModelConfig& c) {
   layers = nn::Sequential();
   int64_t in = 3;
   for (int out : c.encoder_channels) {
-    layers->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
+    layers->push_back(Conv2d(nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
     layers->push_back(nn::GELU());
     layers->push_back(ResBlock(out));
     in = out;
   }
-  layers->push_back(nn::Conv2d(nn::Conv2dOptions(in, c.latent_channels(), 1)));
+  layers->push_back(Conv2d(nn::Conv2dOptions(in, c.latent_channels(), 1)));
   register_module("layers", layers);
 }
 
@@ -61,7 +61,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& c)
     register_module("ablation", ablation);
   }
   const int64_t C = c.decoder_channels;
-  project = register_module("project", nn::Conv2d(nn::Conv2dOptions(freqs, C, 1)));
+  project = register_module("project", Conv2d(nn::Conv2dOptions(freqs, C, 1)));
   body = nn::Sequential();
   for (int i = 0; i < c.decoder_blocks; ++i) {
     body->push_back(ResBlock(C));
@@ -79,7 +79,7 @@ DecoderImpl::DecoderImpl(const ModelConfig& c)
     upsample->push_back(nn::GELU());
     ch = next;
   }
-  upsample->push_back(nn::Conv2d(nn::Conv2dOptions(ch, 3, 3).padding(1)));
+  upsample->push_back(Conv2d(nn::Conv2dOptions(ch, 3, 3).padding(1)));
   register_module("upsample", upsample);
 }
 
@@ -96,15 +96,18 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& latent) {
   return upsample->forward(x) + 0.5;
 }
 
-CosAEImpl::CosAEImpl(ModelConfig c) : config(std::move(c)) {
+CosAEImpl::CosAEImpl(ModelConfig c, Parts parts) : config(std::move(c)) {
   config.validate();
-  encoder = register_module("encoder", Encoder(config));
-  decoder = register_module("decoder", Decoder(config));
+  // In this order, so that a seed draws the same initial weights as it always has.
+  if (parts & kEncoderPart) encoder = register_module("encoder", Encoder(config));
+  if (parts & kDecoderPart) decoder = register_module("decoder", Decoder(config));
   entropy = register_module("entropy", EntropyBottleneck(config.latent_channels(), config.entropy_filters));
   if (config.conditional.enabled())
     conditional = register_module("conditional", ConditionalEntropy(config.frequencies, config.conditional,
-                                                                    config.entropy_filters));
-  if (conditional && config.harmonic) conditional->order_frequencies(decoder->frequencies);
+                                                                    config.entropy_filters, parts));
+  // (A model loaded without its decoder reads its slice order from the file.)
+  if (conditional && config.harmonic && decoder) conditional->order_frequencies(decoder->frequencies);
+  built_ = parts & kAllParts;
   const int64_t L = config.quality_levels(), C = config.latent_channels();
   // Higher quality, finer quantisation: start the gains spread by sqrt(lambda) ratios.
   auto init = torch::empty({L, 1});
@@ -112,6 +115,13 @@ CosAEImpl::CosAEImpl(ModelConfig c) : config(std::move(c)) {
     init[q][0] = 0.5 * std::log(config.lambdas[q] / config.lambdas[L - 1]) + std::log(4.0);
   log_gains = register_parameter("log_gains", init.repeat({1, C}));
   log_inverse_gains = register_parameter("log_inverse_gains", (-init).repeat({1, C}));
+}
+
+void CosAEImpl::build(Parts parts) {
+  if ((parts & kEncoderPart) && !encoder) encoder = register_module("encoder", Encoder(config));
+  if ((parts & kDecoderPart) && !decoder) decoder = register_module("decoder", Decoder(config));
+  if (conditional) conditional->build(parts);
+  built_ |= parts & kAllParts;
 }
 
 torch::Tensor CosAEImpl::gains_for(const torch::Tensor& levels, bool inverse) {

@@ -34,7 +34,7 @@ struct DecoderImpl : torch::nn::Module {
   // The plain-autoencoder ablation's HCM stand-in: log2(T) learned stride-2 transposed
   // convolutions (2K -> K channels, then K -> K), GELU between, as in convolutional codecs.
   torch::nn::Sequential ablation{nullptr};
-  torch::nn::Conv2d project{nullptr};
+  Conv2d project{nullptr};
   torch::nn::Sequential body{nullptr}, upsample{nullptr};
 };
 TORCH_MODULE(Decoder);
@@ -44,7 +44,12 @@ TORCH_MODULE(Decoder);
 torch::Tensor initial_frequencies(int64_t count, int64_t tile, uint64_t seed = 0);
 
 struct CosAEImpl : torch::nn::Module {
-  explicit CosAEImpl(ModelConfig config);
+  // `parts`: the networks to build (model/config.hpp); a command that runs only some of them
+  // need not build, initialise and load the others. Those left out are null until build().
+  explicit CosAEImpl(ModelConfig config, Parts parts = kAllParts);
+  // Builds the parts not built yet (freshly initialised, in training mode).
+  void build(Parts parts);
+  Parts built() const { return built_; }
 
   struct TrainOutput {
     torch::Tensor reconstruction;  // [B, 3, H, W]; undefined when only the rate trains (forward_rate)
@@ -79,6 +84,7 @@ struct CosAEImpl : torch::nn::Module {
   torch::Tensor log_gains, log_inverse_gains;  // [levels, 2K]
 
  private:
+  Parts built_ = 0;
   torch::Tensor gains_for(const torch::Tensor& levels, bool inverse);  // [B, 2K, 1, 1]
 };
 TORCH_MODULE(CosAE);

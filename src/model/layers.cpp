@@ -1,5 +1,7 @@
 #include "model/layers.hpp"
 
+#include <cmath>
+
 #include "common/torch_compat.hpp"
 
 namespace cosae::model {
@@ -7,9 +9,48 @@ namespace cosae::model {
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
+namespace {
+thread_local bool skip_initialisation = false;
+}  // namespace
+
+SkipInitialisation::SkipInitialisation() : previous_(skip_initialisation) { skip_initialisation = true; }
+SkipInitialisation::~SkipInitialisation() { skip_initialisation = previous_; }
+
+Conv2dImpl::Conv2dImpl(const nn::Conv2dOptions& o) : options(o) {
+  TORCH_CHECK(c10::get_if<torch::ExpandingArray<2>>(&options.padding()) &&
+                  c10::get_if<torch::enumtype::kZeros>(&options.padding_mode()),
+              "cosae Conv2d: explicit zero padding only");
+  TORCH_CHECK(options.in_channels() % options.groups() == 0 && options.out_channels() % options.groups() == 0,
+              "cosae Conv2d: channels must be divisible by groups");
+  // As torch::nn::Conv2dImpl::reset() and reset_parameters(), draw for draw.
+  weight = register_parameter("weight", torch::empty({options.out_channels(), options.in_channels() / options.groups(),
+                                                      (*options.kernel_size())[0], (*options.kernel_size())[1]}));
+  if (options.bias())
+    bias = register_parameter("bias", torch::empty({options.out_channels()}));
+  else
+    register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
+  if (skip_initialisation) return;
+  nn::init::kaiming_uniform_(weight, /*a=*/std::sqrt(5));
+  if (bias.defined()) {
+    const auto fan_in = std::get<0>(nn::init::_calculate_fan_in_and_fan_out(weight));
+    const auto bound = 1 / std::sqrt(fan_in);
+    nn::init::uniform_(bias, -bound, bound);
+  }
+}
+
+torch::Tensor Conv2dImpl::forward(const torch::Tensor& x) {
+  return torch::conv2d(x, weight, bias, options.stride(), c10::get<torch::ExpandingArray<2>>(options.padding()),
+                       options.dilation(), options.groups());
+}
+
+void Conv2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "cosae::model::Conv2d(" << options.in_channels() << ", " << options.out_channels()
+         << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride() << ")";
+}
+
 ResBlockImpl::ResBlockImpl(int64_t channels) {
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
-  conv2 = register_module("conv2", nn::Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
+  conv1 = register_module("conv1", Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
+  conv2 = register_module("conv2", Conv2d(nn::Conv2dOptions(channels, channels, 3).padding(1)));
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) { return x + conv2(torch::gelu(conv1(x))); }
@@ -129,7 +170,7 @@ torch::Tensor widen(const torch::Tensor& t) {
 }
 
 void append_subpixel_upsample(torch::nn::Sequential& layers, int64_t in_channels, int64_t out_channels) {
-  layers->push_back(nn::Conv2d(nn::Conv2dOptions(in_channels, 4 * out_channels, 3).padding(1)));
+  layers->push_back(Conv2d(nn::Conv2dOptions(in_channels, 4 * out_channels, 3).padding(1)));
   layers->push_back(nn::PixelShuffle(nn::PixelShuffleOptions(2)));
 }
 

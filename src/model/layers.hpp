@@ -5,11 +5,37 @@
 
 namespace cosae::model {
 
+// While one lives (on this thread), new Conv2d layers leave their weights uninitialised: for a
+// model built to be loaded from a file, whose weights are all overwritten next. Drawing the
+// encoder's 15M random weights took longer than loading them.
+class SkipInitialisation {
+ public:
+  SkipInitialisation();
+  ~SkipInitialisation();
+  SkipInitialisation(const SkipInitialisation&) = delete;
+  SkipInitialisation& operator=(const SkipInitialisation&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// torch::nn::Conv2d with zero padding as the network uses it: the same parameters ("weight"
+// [out, in, k, k] and "bias" [out]), the same initialisation and the same forward
+// (torch::conv2d), but one that SkipInitialisation can skip.
+struct Conv2dImpl : torch::nn::Module {
+  explicit Conv2dImpl(const torch::nn::Conv2dOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  void pretty_print(std::ostream& stream) const override;
+  torch::nn::Conv2dOptions options;
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(Conv2d);
+
 // x + conv3x3(gelu(conv3x3(x))).
 struct ResBlockImpl : torch::nn::Module {
   explicit ResBlockImpl(int64_t channels);
   torch::Tensor forward(const torch::Tensor& x);
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  Conv2d conv1{nullptr}, conv2{nullptr};
 };
 TORCH_MODULE(ResBlock);
 

@@ -1,6 +1,7 @@
 #include "model/model_io.hpp"
 
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <set>
 
@@ -77,6 +78,66 @@ ModelFile export_model(CosAEImpl& model, DType weights) {
 }
 
 CosAE import_model(const ModelFile& file, const std::string& source) {
+  return import_model(view_of(file), source, kAllParts);
+}
+
+namespace {
+
+// Copies the file's tensors into those parameters of `net` that belong to `parts` (0: those
+// of no part).
+void load_parameters(CosAEImpl& net, const ModelFileView& file, const std::string& source, Parts parts,
+                     bool unparted) {
+  torch::NoGradGuard no_grad;
+  std::set<std::string> layer_weights;  // the integer layers' float weights
+  if (net.conditional)
+    for (const auto& name : net.conditional->integer_layer_names()) layer_weights.insert(float_weight_name(name));
+  for (auto& item : net.named_parameters()) {
+    const Parts part = parameter_part(item.key());
+    if (part ? !(part & parts) : !unparted) continue;
+    const TensorView* record = file.find(item.key());
+    if (!record && layer_weights.count(item.key())) {  // a narrowed file: weight / 2^shift, exactly
+      const std::string layer = item.key().substr(std::string("conditional.").size(),
+                                                  item.key().size() - std::string("conditional..weight").size());
+      const std::string p = kIntegerLayerPrefix + layer;
+      const TensorView* w = file.find(p + ".weight");
+      const TensorView* shift = file.find(p + ".shift");
+      COSAE_CHECK(w && shift, model, source, ": tensor '", item.key(), "' is missing, and so is its integer layer");
+      const auto sizes = item.value().sizes();
+      COSAE_CHECK(w->dtype == DType::i8 && torch::IntArrayRef(w->shape) == sizes && shift->dtype == DType::u8 &&
+                      shift->shape == std::vector<int64_t>{sizes[0]},
+                  model, source, ": integer layer '", p, "' does not match '", item.key(), "'");
+      auto integers = torch::empty(sizes, torch::kChar);
+      std::memcpy(integers.data_ptr(), w->data, w->size);
+      auto shifts = torch::empty({sizes[0]}, torch::kByte);
+      std::memcpy(shifts.data_ptr(), shift->data, shift->size);
+      COSAE_CHECK(shifts.max().item<int>() <= 30, model, source, ": integer layer '", p, "' has a shift above 30");
+      item.value().copy_(integers.to(torch::kDouble) / torch::pow(2.0, shifts.to(torch::kDouble)).view({-1, 1, 1, 1}));
+      continue;
+    }
+    COSAE_CHECK(record, model, source, ": tensor '", item.key(), "' is missing");
+    COSAE_CHECK(record->dtype == DType::f32 || record->dtype == DType::f16 || record->dtype == DType::bf16, model,
+                source, ": tensor '", item.key(), "' is ", dtype_name(record->dtype), ", expected F32, F16 or BF16");
+    COSAE_CHECK(torch::IntArrayRef(record->shape) == item.value().sizes(), model, source, ": tensor '", item.key(),
+                "' has shape ", torch::IntArrayRef(record->shape), ", expected ", item.value().sizes());
+    auto target = item.value();
+    if (target.numel() == 0) continue;
+    // Converted straight from the file's bytes where they are aligned for their type (as the
+    // safetensors writers lay them out); widening to float32 is exact either way.
+    const auto type = scalar_type(record->dtype);
+    const auto bytes = dtype_size(record->dtype);
+    if (reinterpret_cast<std::uintptr_t>(record->data) % bytes == 0) {
+      target.copy_(torch::from_blob(const_cast<uint8_t*>(record->data), target.sizes(), torch::TensorOptions().dtype(type)));
+    } else {
+      auto stored = torch::empty(target.sizes(), torch::TensorOptions().dtype(type));
+      std::memcpy(stored.data_ptr(), record->data, record->size);
+      target.copy_(stored);
+    }
+  }
+}
+
+}  // namespace
+
+CosAE import_model(const ModelFileView& file, const std::string& source, Parts parts) {
   auto meta = [&](const std::string& key) -> const std::string& {
     auto it = file.metadata.find(key);
     COSAE_CHECK(it != file.metadata.end(), model, source, ": not a cosae model (no '", key, "' in its metadata)");
@@ -99,46 +160,14 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
   } catch (const Error& e) {
     COSAE_FAIL(model, source, ": bad config: ", e.what());
   }
-  CosAE net(config);
-  torch::NoGradGuard no_grad;
-  std::set<std::string> expected;
-  std::set<std::string> layer_weights;  // the integer layers' float weights
-  if (net->conditional)
-    for (const auto& name : net->conditional->integer_layer_names()) layer_weights.insert(float_weight_name(name));
-  for (auto& item : net->named_parameters()) {
-    expected.insert(item.key());
-    const TensorRecord* record = file.find(item.key());
-    if (!record && layer_weights.count(item.key())) {  // a narrowed file: weight / 2^shift, exactly
-      const std::string layer = item.key().substr(std::string("conditional.").size(),
-                                                  item.key().size() - std::string("conditional..weight").size());
-      const std::string p = kIntegerLayerPrefix + layer;
-      const TensorRecord* w = file.find(p + ".weight");
-      const TensorRecord* shift = file.find(p + ".shift");
-      COSAE_CHECK(w && shift, model, source, ": tensor '", item.key(), "' is missing, and so is its integer layer");
-      const auto sizes = item.value().sizes();
-      COSAE_CHECK(w->dtype == DType::i8 && torch::IntArrayRef(w->shape) == sizes && shift->dtype == DType::u8 &&
-                      shift->shape == std::vector<int64_t>{sizes[0]},
-                  model, source, ": integer layer '", p, "' does not match '", item.key(), "'");
-      auto integers = torch::empty(sizes, torch::kChar);
-      std::memcpy(integers.data_ptr(), w->data.data(), w->data.size());
-      auto shifts = torch::empty({sizes[0]}, torch::kByte);
-      std::memcpy(shifts.data_ptr(), shift->data.data(), shift->data.size());
-      COSAE_CHECK(shifts.max().item<int>() <= 30, model, source, ": integer layer '", p, "' has a shift above 30");
-      item.value().copy_(integers.to(torch::kDouble) / torch::pow(2.0, shifts.to(torch::kDouble)).view({-1, 1, 1, 1}));
-      continue;
-    }
-    COSAE_CHECK(record, model, source, ": tensor '", item.key(), "' is missing");
-    COSAE_CHECK(record->dtype == DType::f32 || record->dtype == DType::f16 || record->dtype == DType::bf16, model,
-                source, ": tensor '", item.key(), "' is ", dtype_name(record->dtype), ", expected F32, F16 or BF16");
-    COSAE_CHECK(torch::IntArrayRef(record->shape) == item.value().sizes(), model, source, ": tensor '", item.key(),
-                "' has shape ", torch::IntArrayRef(record->shape), ", expected ", item.value().sizes());
-    auto target = item.value();
-    if (target.numel() > 0) {
-      auto stored = torch::empty(target.sizes(), torch::TensorOptions().dtype(scalar_type(record->dtype)));
-      std::memcpy(stored.data_ptr(), record->data.data(), record->data.size());
-      target.copy_(stored.to(torch::kFloat));
-    }
+  CosAE net{nullptr};
+  {
+    SkipInitialisation skip;  // every weight is read from the file next
+    net = CosAE(config, parts);
   }
+  load_parameters(*net, file, source, parts, /*unparted=*/true);
+  std::set<std::string> expected;
+  for (const auto& item : net->named_parameters()) expected.insert(item.key());
   // The integer layers (read by the codec, codec/conditional.hpp) and the entropy tables
   // (codec/model_package.hpp).
   auto codec_record = [](const std::string& name) {
@@ -147,9 +176,19 @@ CosAE import_model(const ModelFile& file, const std::string& source) {
     return false;
   };
   for (const auto& record : file.tensors)
-    COSAE_CHECK(expected.count(record.name) || codec_record(record.name), model, source, ": unexpected tensor '",
-                record.name, "'");
+    COSAE_CHECK(expected.count(record.name) || codec_record(record.name) || (parameter_part(record.name) & ~net->built()),
+                model, source, ": unexpected tensor '", record.name, "'");
   return net;
+}
+
+void load_parts(CosAEImpl& net, const ModelFileView& file, const std::string& source, Parts parts) {
+  const Parts missing = parts & ~net.built();
+  if (missing == 0) return;
+  {
+    SkipInitialisation skip;  // every weight is read from the file next
+    net.build(missing);
+  }
+  load_parameters(net, file, source, missing, /*unparted=*/false);
 }
 
 void save_model(const std::string& path, CosAEImpl& model) { write_safetensors(path, export_model(model)); }

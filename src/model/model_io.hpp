@@ -32,6 +32,12 @@ DType weight_dtype_from_name(const std::string& name, const std::string& option)
 // Throws cosae::Error (model) for a file that is not a cosae model, a newer format, a bad
 // config, or missing/extra/misshapen tensors.
 CosAE import_model(const ModelFile& file, const std::string& source_name = "model file");
+// The same from a view, building only `parts` (model/config.hpp): the tensors of the others
+// are not read (nor checked) until load_parts builds them.
+CosAE import_model(const ModelFileView& file, const std::string& source_name, Parts parts = kAllParts);
+// Builds `parts` of `net` where missing and loads their parameters from `file`, the file
+// `net` was imported from; throws cosae::Error (model) as import_model.
+void load_parts(CosAEImpl& net, const ModelFileView& file, const std::string& source_name, Parts parts);
 
 // A tensor record from raw values, and a record's values (throws (model) for another dtype).
 template <typename T>
@@ -46,11 +52,16 @@ inline TensorRecord make_record(const std::string& name, DType dtype, std::vecto
 }
 
 template <typename T>
-inline std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
+inline std::vector<T> record_values(const TensorView& r, DType dtype, const std::string& source) {
   COSAE_CHECK(r.dtype == dtype, model, source, ": tensor '", r.name, "' has dtype ", dtype_name(r.dtype));
-  std::vector<T> values(r.data.size() / sizeof(T));
-  if (!values.empty()) std::memcpy(values.data(), r.data.data(), values.size() * sizeof(T));
+  std::vector<T> values(r.size / sizeof(T));
+  if (!values.empty()) std::memcpy(values.data(), r.data, values.size() * sizeof(T));
   return values;
+}
+
+template <typename T>
+inline std::vector<T> record_values(const TensorRecord& r, DType dtype, const std::string& source) {
+  return record_values<T>(TensorView{r.name, r.dtype, r.shape, r.data.data(), r.data.size()}, dtype, source);
 }
 
 void save_model(const std::string& path, CosAEImpl& model);
