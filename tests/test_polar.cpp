@@ -130,7 +130,7 @@ TEST_CASE("polar bitstreams: round trips, determinism, the mode in the header, d
   const std::string path = dir / "tiny.safetensors";
   codec::save_codec_model(path, *net);
   auto m = codec::load_codec_model(path, torch::kCPU);
-  REQUIRE(m.amplitude_tables.size() == static_cast<std::size_t>(net->config.frequencies));
+  REQUIRE(m.polar_tables().size() == static_cast<std::size_t>(net->config.frequencies));
   Image image{37, 29, 3, 8, {}};
   image.samples.resize(image.sample_count());
   for (std::size_t i = 0; i < image.samples.size(); ++i) image.samples[i] = static_cast<uint16_t>((i * 37) % 251);

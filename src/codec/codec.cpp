@@ -97,6 +97,7 @@ void check_quality(const CodecModel& m, int quality) {
 
 Image reconstruct_unquantized(const Image& image, CodecModel& m, int quality, AlphaPolicy alpha) {
   check_quality(m, quality);
+  m.ensure(model::kEncoderPart | model::kDecoderPart);
   torch::NoGradGuard no_grad;
   const auto x = image_to_tensor(image, alpha, m.device);
   const auto y = synthesize_image(analyze_image(x, m, quality), m, quality, image.height, image.width);
@@ -119,7 +120,7 @@ Image decode_base(const std::vector<ByteSpan>& streams, const BitstreamHeader& h
     decode_conditional(*m.conditional, streams, h, w, symbols.data_ptr<float>(), preview_slices > 0 ? preview_slices : -1);
   else
     decode_payload(streams, PayloadShape{C / 2, n}, header.mode,
-                   header.mode == CodingMode::polar ? m.amplitude_tables : m.tables, symbols.data_ptr<float>());
+                   header.mode == CodingMode::polar ? m.polar_tables() : m.tables, symbols.data_ptr<float>());
   timings.entropy_s += since(entropy_start);
 
   torch::NoGradGuard no_grad;
@@ -147,6 +148,9 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   if (o.quality == 0) o.quality = default_quality(m.net->config, o.detail_level);
   check_quality(m, o.quality);
   if (o.detail_level != 0) detail_step(o.detail_level);  // refuses a level out of range before any work
+  // The encoder; the decoder for the detail layer's base; all of it to refine the latent.
+  m.ensure(model::kEncoderPart | (o.detail_level != 0 ? model::kDecoderPart : 0) |
+           (o.refine_steps != 0 ? model::kAllParts : 0));
   torch::NoGradGuard no_grad;
   const auto image_start = Clock::now();
   auto x = image_to_tensor(image, o.alpha, m.device);
@@ -157,7 +161,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
     latent = refine_latent(*m.net, x, latent, o.quality - 1, o.refine_steps, m.half_precision).latent;
   const int64_t C = latent.size(1), n = latent.size(2) * latent.size(3);
   if (o.coding == Coding::automatic) o.coding = m.conditional ? Coding::conditional : Coding::smaller;
-  COSAE_CHECK(o.coding != Coding::polar || !m.amplitude_tables.empty(), usage, "model ", m.id,
+  COSAE_CHECK(o.coding != Coding::polar || !m.polar_tables().empty(), usage, "model ", m.id,
               " cannot code polar: use cartesian coding");
   COSAE_CHECK(o.coding != Coding::conditional || m.conditional, usage, "model ", m.id,
               " has no conditional entropy model: use --coding factorised (or leave --coding out)");
@@ -165,7 +169,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   const bool cartesian = all || o.coding == Coding::cartesian;
   const bool adaptive = all || o.coding == Coding::adaptive;
   const bool cell_gains = all || o.coding == Coding::cell_gains;
-  const bool polar = (all || o.coding == Coding::polar) && !m.amplitude_tables.empty();
+  const bool polar = (all || o.coding == Coding::polar) && !m.polar_tables().empty();
   // One copy to the host serves both coders: the centred latent (Cartesian symbols are its
   // rounding, the same numbers as CosAEImpl::quantize).
   torch::Tensor centred, y_cpu, hyper_symbols;
@@ -185,7 +189,7 @@ std::vector<uint8_t> encode(const Image& image, CodecModel& m, const EncodeOptio
   // auto: every coding (all their streams in one parallel loop); the smallest payload is kept.
   std::vector<PayloadCoding> codings;
   if (cartesian) codings.push_back({CodingMode::cartesian, &m.tables});
-  if (polar) codings.push_back({CodingMode::polar, &m.amplitude_tables});
+  if (polar) codings.push_back({CodingMode::polar, &m.polar_tables()});
   if (adaptive) codings.push_back({CodingMode::adaptive, &m.tables});
   if (cell_gains) codings.push_back({CodingMode::cell_gains, &m.tables});
   CodingMode mode = CodingMode::conditional;
@@ -278,7 +282,7 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
   const auto& config = m.net->config;
   COSAE_CHECK(header.mode != CodingMode::conditional || m.conditional, bad_input, "bitstream uses the conditional coding, which model ", m.id,
               " does not have");
-  COSAE_CHECK(header.mode != CodingMode::polar || !m.amplitude_tables.empty(), bad_input,
+  COSAE_CHECK(header.mode != CodingMode::polar || !m.polar_tables().empty(), bad_input,
               "bitstream is polar-coded, which model ", m.id, " cannot decode");
   COSAE_CHECK(header.quality >= 1 && header.quality <= config.quality_levels(), bad_input, "bitstream quality ",
               int(header.quality), " outside 1..", config.quality_levels());
@@ -292,6 +296,7 @@ Decoded decode(const uint8_t* data, std::size_t size, CodecModel& m, CodecTiming
     COSAE_CHECK(preview_slices <= m.conditional->config.slices, usage, "preview of ", preview_slices,
                 " slices: the model has ", m.conditional->config.slices);
   }
+  m.ensure(model::kDecoderPart);
   CodecTimings t;
   Decoded decoded{decode_base(base, header, m, t, preview_slices), header};
   if (header.detail_level != 0 && preview_slices == 0) {

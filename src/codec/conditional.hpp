@@ -63,9 +63,10 @@ ConditionalCoder build_conditional_coder(model::CosAEImpl& net);
 // As tensors "conditional_tables.*" and "hyper_tables.*" (the integer layers, "conditional_int.*",
 // are written with the model's parameters: model/model_io.hpp).
 void append_conditional_records(const ConditionalCoder& coder, ModelFile& file);
-// Throws cosae::Error (model) for missing, misshapen or invalid records.
-ConditionalCoder read_conditional_coder(const ModelFile& file, const model::ModelConfig& config,
-                                        const std::string& source);
+// Throws cosae::Error (model) for missing, misshapen or invalid records. The coder is placed
+// on `device`.
+ConditionalCoder read_conditional_coder(const ModelFileView& file, const model::ModelConfig& config,
+                                        const std::string& source, const torch::Device& device = torch::kCPU);
 
 // One integer layer on float64 tensors: x [inputs, h, w] (integers) -> [outputs, h, w], equal to
 // IntegerConv::forward.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstring>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,12 +27,17 @@ struct ModelIdentity {
   Sha256Digest sha256{};
 };
 
+struct ModelSource;  // a model file held for loading the parts of a network not loaded yet
+
 struct CodecModel {
   model::CosAE net{nullptr};
   std::vector<entropy::CdfTable> tables;  // one per latent channel (2K)
-  // Polar coding's amplitude tables, one per frequency (K), derived from `tables`
-  // (codec/polar.hpp); empty when the Cartesian tables are too wide to pair up quickly.
-  std::vector<entropy::CdfTable> amplitude_tables;
+  // Polar coding's amplitude tables, one per frequency (K), derived from `tables` when first
+  // asked for (codec/polar.hpp); empty when the Cartesian tables are too wide to pair up quickly.
+  const std::vector<entropy::CdfTable>& polar_tables();
+  // Builds and loads the networks `parts` (model/config.hpp) where the model was loaded
+  // without them; codec functions call it for the networks they run.
+  void ensure(model::Parts parts);
   // The conditional coding's integer network and tables, when the model has one.
   std::optional<ConditionalCoder> conditional;
   std::string id;                         // stable identity: name + content hash
@@ -52,6 +59,11 @@ struct CodecModel {
   // GPU) with the encoder's reach as context (set by load_codec_model).
   int64_t encode_tile_cells = 32;
   int64_t encode_margin_cells = 5;
+
+  // Set by load_codec_model and polar_tables(): the file while some parts are not loaded, and
+  // the amplitude tables once derived.
+  std::shared_ptr<const ModelSource> source;
+  std::optional<std::vector<entropy::CdfTable>> polar_tables_cache;
 };
 
 // How far the encoder reaches, in latent cells (rounded up): each stage's stride-2 3x3
@@ -71,7 +83,7 @@ std::vector<entropy::CdfTable> build_cdf_tables(model::EntropyBottleneckImpl& pr
 // Tables as the tensors PREFIXoffsets, PREFIXsizes and PREFIXcdf of a model file, and back
 // (read_table_records throws cosae::Error (model) unless there are `count` valid tables).
 void append_table_records(const std::string& prefix, const std::vector<entropy::CdfTable>& tables, ModelFile& file);
-std::vector<entropy::CdfTable> read_table_records(const ModelFile& file, const std::string& prefix, int64_t count,
+std::vector<entropy::CdfTable> read_table_records(const ModelFileView& file, const std::string& prefix, int64_t count,
                                                   const std::string& source);
 
 // make_record, record_values: model/model_io.hpp.
@@ -93,12 +105,17 @@ void save_codec_model(const std::string& path, model::CosAEImpl& net, DType weig
 void supersede_model(ModelFile& successor, const ModelFile& predecessor, const Sha256Digest& predecessor_sha256,
                      const std::string& source);
 std::vector<ModelIdentity> superseded_models(const ModelFile& file, const std::string& source);
+std::vector<ModelIdentity> superseded_models(const std::map<std::string, std::string>& metadata, const std::string& source);
 
 // Throws cosae::Error (model) unless the bitstream was coded with `m` or a model it supersedes.
 void check_stream_model(const BitstreamHeader& header, const CodecModel& m);
 
 // Loads a model file for coding on `device`; throws cosae::Error (model) if it is not one.
-CodecModel load_codec_model(const std::string& path, const torch::Device& device);
+// `parts`: the networks to build and load now (model/config.hpp); the file stays mapped for
+// the others, which CodecModel::ensure loads when they are needed. A command that knows what
+// it runs (a decode: the decoder alone) starts much sooner.
+CodecModel load_codec_model(const std::string& path, const torch::Device& device,
+                            model::Parts parts = model::kAllParts);
 
 // The default model: $COSAE_MODEL_DIR/default.safetensors, else the installed models folder,
 // else the source tree's models/ folder. Throws cosae::Error (model) naming where it looked.

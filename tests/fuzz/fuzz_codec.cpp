@@ -105,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       const cosae::codec::PayloadShape shape{C / 2, cells};
       const auto& tables =
-          header.mode == cosae::CodingMode::polar ? g_model->amplitude_tables : g_model->tables;
+          header.mode == cosae::CodingMode::polar ? g_model->polar_tables() : g_model->tables;
       streams = cosae::codec::encode_payloads(values.data(), shape, {{header.mode, &tables}},
                                               std::min<int64_t>(stream_count, C / 2))[0];
     }
