@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "codec/model_package.hpp"
 #include "common/device.hpp"
+#include "common/host_memory.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 
@@ -118,17 +120,22 @@ inline void add_codec_run_options(CLI::App& app, CodecRunOptions& o, const std::
 struct CodecRun {
   std::vector<std::string> outputs;  // one per input
   codec::CodecModel model;
+  double load_seconds = 0;  // loading the model
 };
 
-// Checks the options, applies --threads and --device, and loads the model.
-inline CodecRun start_codec_run(const CodecRunOptions& o, const std::string& extension,
+// Checks the options, applies --threads and --device, and loads the model: only the networks
+// `parts` now (model/config.hpp; the codec loads any other it turns out to need).
+inline CodecRun start_codec_run(const CodecRunOptions& o, const std::string& extension, model::Parts parts,
                                 const std::vector<std::string>& keep = {}) {
   CodecRun run;
   run.outputs = output_paths(o.inputs, o.output, extension, keep);
   for (const auto& out : run.outputs) COSAE_CHECK(!(o.json && out == "-"), usage, "--json and -o - both want stdout");
   if (o.threads > 0) at::set_num_threads(o.threads);
+  use_huge_pages_for_large_tensors();
   const auto device = resolve_device(o.device);
-  run.model = codec::load_codec_model(o.model.empty() ? codec::find_default_model() : o.model, device);
+  const auto start = std::chrono::steady_clock::now();
+  run.model = codec::load_codec_model(o.model.empty() ? codec::find_default_model() : o.model, device, parts);
+  run.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return run;
 }
 

@@ -40,7 +40,7 @@ class DecodeCommand : public Command {
 
   int run() override {
     COSAE_CHECK(opt_.reference.empty() || opt_.inputs.size() == 1, usage, "--reference goes with one input");
-    auto run = start_codec_run(opt_, ".png", {opt_.reference});
+    auto run = start_codec_run(opt_, ".png", model::kDecoderPart, {opt_.reference});
     const auto& outputs = run.outputs;
     auto& model = run.model;
     return for_each_input(opt_.inputs, [&](std::size_t i) {
@@ -62,7 +62,7 @@ class DecodeCommand : public Command {
       nlohmann::json j{{"input", in},        {"output", outputs[i]}, {"width", img.width},
                        {"height", img.height}, {"bytes", bytes.size()}, {"bpp", bpp},
                        {"seconds", seconds},  {"quality", decoded.header.quality},
-                       {"detail", decoded.header.detail_level}};
+                       {"detail", decoded.header.detail_level}, {"load_seconds", run.load_seconds}};
       if (opt_.preview_slices > 0) {  // the bytes a reader needs: header and the first slices' streams
         const auto parsed = parse_bitstream(bytes.data(), bytes.size());
         std::size_t needed = parsed.header_size;

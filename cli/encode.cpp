@@ -53,7 +53,12 @@ class EncodeCommand : public Command {
   }
 
   int run() override {
-    auto run = start_codec_run(opt_, ".cosae");
+    // The encoder; with a detail layer also the decoder (the encoder decodes its own base), and
+    // to refine the latent the whole model.
+    const model::Parts parts = opt_.refine_steps != 0 ? model::kAllParts
+                               : opt_.detail != 0     ? model::kEncoderPart | model::kDecoderPart
+                                                      : model::kEncoderPart;
+    auto run = start_codec_run(opt_, ".cosae", parts);
     const auto& outputs = run.outputs;
     auto& model = run.model;
     codec::EncodeOptions options;
@@ -76,7 +81,7 @@ class EncodeCommand : public Command {
       report_file(opt_, line,
                   {{"input", in}, {"output", outputs[i]}, {"width", image.width}, {"height", image.height},
                    {"bytes", bytes.size()}, {"bpp", bpp}, {"quality", options.quality}, {"detail", options.detail_level}, {"coding", coding_mode_name(codec::peek_header(bytes.data(), bytes.size()).mode)}, {"seconds", seconds},
-                   {"model", model.id}});
+                   {"model", model.id}, {"load_seconds", run.load_seconds}});
     });
   }
 
