@@ -1,10 +1,11 @@
-// cosae bench synthesis|codec|train [--device cpu|cuda] ... [--json FILE]
+// cosae bench synthesis|codec|train|startup [--device cpu|cuda] ... [--json FILE]
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/codec_bench.hpp"
+#include "bench/startup_bench.hpp"
 #include "bench/synthesis_bench.hpp"
 #include "bench/train_bench.hpp"
 #include "codec/codec.hpp"
@@ -91,13 +92,29 @@ class BenchCommand : public Command {
     train->add_flag("--bf16", train_.bf16, "Autocast to bfloat16, as cosae train --bf16");
     train->add_option("--json", train_json_, "Also write the result as JSON to this file");
     train_app_ = train;
+
+    auto* startup = app.add_subcommand(
+        "startup", "What one small image costs from the command line: fresh `cosae encode` and `cosae decode` "
+                   "processes on a 64x64 image (wall time, model load, coding, peak memory), and `cosae --version` "
+                   "for the start every command pays");
+    startup->add_option("-m,--model", startup_.model_path, "Model file; default: the default model");
+    startup->add_option("--size", startup_.size, "Image side in pixels")->capture_default_str()->check(CLI::Range(1, 4096));
+    startup->add_option("--repeats", startup_.repeats, "Runs of each command (median reported)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    startup->add_option("--program", startup_.program, "The cosae binary to run (default: this one)");
+    startup->add_option("--encode-args", startup_.extra, "More arguments for encode, e.g. \"-q 3 -d 0\"")
+        ->delimiter(' ');
+    startup->add_option("--json", startup_json_, "Also write the results as JSON to this file");
+    startup_app_ = startup;
   }
 
   int run() override {
     if (synthesis_->parsed()) return run_synthesis();
     if (codec_app_->parsed()) return run_codec();
     if (train_app_->parsed()) return run_train();
-    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis, codec, train)");
+    if (startup_app_->parsed()) return run_startup();
+    COSAE_FAIL(usage, "cosae bench: name a benchmark (synthesis, codec, train, startup)");
   }
 
  private:
@@ -151,6 +168,13 @@ class BenchCommand : public Command {
     return 0;
   }
 
+  int run_startup() {
+    const auto rows = bench::run_startup_bench(startup_);
+    std::cout << bench::format_table(rows, startup_);
+    if (!startup_json_.empty()) write_file_atomic(startup_json_, bench::to_json(rows, startup_).dump(2) + "\n");
+    return 0;
+  }
+
   BenchSynthesisOptions syn_;
   bench::TrainBenchOptions train_;
   std::string train_json_;
@@ -158,6 +182,9 @@ class BenchCommand : public Command {
   BenchCodecOptions codec_;
   CLI::App* synthesis_ = nullptr;
   CLI::App* codec_app_ = nullptr;
+  bench::StartupBenchOptions startup_;
+  std::string startup_json_;
+  CLI::App* startup_app_ = nullptr;
 };
 
 }  // namespace

@@ -22,7 +22,8 @@ struct BenchSize {
 };
 const BenchSize kSizes[] = {{"kodak", 768, 512}, {"4k", 3840, 2160}};
 
-// Deterministic photo-like content: smooth shading, edges and fine texture.
+}  // namespace
+
 Image synthetic_photo(int width, int height) {
   Image image{width, height, 3, 8, {}};
   image.samples.resize(image.sample_count());
@@ -40,6 +41,8 @@ Image synthetic_photo(int width, int height) {
     }
   return image;
 }
+
+namespace {
 
 codec::CodecModel open_model(const CodecBenchOptions& o, std::string& name) {
   std::string path = o.model_path;

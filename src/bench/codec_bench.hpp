@@ -47,6 +47,9 @@ CodecBenchResult run_codec_bench(const CodecBenchOptions& options);
 nlohmann::json to_json(const CodecBenchResult& result, const CodecBenchOptions& options);
 std::string format_table(const CodecBenchResult& result);
 
+// Deterministic photo-like content: smooth shading, edges and fine texture (RGB, 8 bits).
+Image synthetic_photo(int width, int height);
+
 // JPEG through OpenCV (4:2:0) at `quality`: fills bytes and median times. False without OpenCV.
 bool time_jpeg(int width, int height, const std::vector<uint8_t>& rgb, int quality, int warmup, int repeats,
                CodecBenchRow& row);
