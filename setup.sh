@@ -16,7 +16,7 @@ log() { echo "setup: $*" >&2; }
 
 # ----------------------------------------------------------------------------- packages
 packages=(build-essential cmake ninja-build pkg-config libpng-dev libcli11-dev nlohmann-json3-dev
-          catch2 libopencv-dev libtorch-dev libopenblas0-pthread libgloo-dev chromium)
+          catch2 libopencv-dev libtorch-dev libopenblas0-pthread libgloo-dev chromium libavif-dev libjxl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,6 +18,7 @@
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 #include "codec/codec.hpp"
+#include "eval/baselines.hpp"
 #include "eval/evaluate.hpp"
 
 namespace cosae::cli {
@@ -31,7 +32,14 @@ std::vector<std::string> split_list(const std::string& text) {
   return items;
 }
 
-std::vector<int> parse_levels(const std::string& text, const char* what) {
+template <typename T>
+std::string join(const std::vector<T>& items) {
+  std::ostringstream out;
+  for (std::size_t i = 0; i < items.size(); ++i) out << (i ? "," : "") << items[i];
+  return items.empty() ? std::string("none") : out.str();
+}
+
+std::vector<int> parse_levels(const std::string& text, const std::string& what) {
   std::vector<int> levels;
   for (const auto& item : split_list(text)) {
     std::size_t used = 0;
@@ -83,7 +91,7 @@ void print_summary(const eval::EvalResults& r) {
 struct EvalCliOptions {
   std::string qualities;  // "": the codec's default curve
   std::string codings, baselines, linear_bound, refine, detail;
-  std::string jpeg_qualities, webp_qualities;
+  std::map<std::string, std::string> baseline_qualities;  // codec -> its --CODEC-qualities list
   std::string json, csv, report;
   int threads = 0;
   bool quiet = false;
@@ -99,9 +107,13 @@ class EvalCommand : public Command {
                    "the detail layer swept over 10,12,14,16,18,20,24,28 (with --detail: its levels over that base; "
                    "-q all: every level, the network alone)");
     app.add_option("--coding", cli_.codings, "Comma-separated: conditional, factorised, cartesian, polar, adaptive, cell-gains, auto (default: auto)");
-    app.add_option("--baselines", cli_.baselines, "Comma-separated: jpeg, webp (needs OpenCV)");
-    app.add_option("--jpeg-qualities", cli_.jpeg_qualities, "JPEG qualities to sweep (default 5,10,...,95)");
-    app.add_option("--webp-qualities", cli_.webp_qualities, "WebP qualities to sweep (default 1,5,10,...,95)");
+    app.add_option("--baselines", cli_.baselines,
+                   "Comma-separated peers coded for real: jpeg, webp (OpenCV), avif (libavif, speed 6, 4:2:0), "
+                   "jxl (libjxl, effort 7); this build has: " + join(eval::available_baselines()));
+    for (const auto& [codec, label] : {std::pair{"jpeg", "JPEG"}, {"webp", "WebP"}, {"avif", "AVIF"}, {"jxl", "JPEG XL"}})
+      app.add_option(std::string("--") + codec + "-qualities", cli_.baseline_qualities[codec],
+                     std::string(label) + " qualities 1..100 to sweep (default " +
+                         join(eval::default_baseline_qualities(codec)) + ")");
     app.add_option("--anchors", opt_.anchors, "JSON of published curves: {\"name\": [{\"bpp\":..,\"psnr\":..}]}");
     app.add_option("--json", cli_.json, "Write every number as JSON (schema in docs/evaluation.md)");
     app.add_option("--csv", cli_.csv, "Write one CSV row per image and setting");
@@ -134,10 +146,11 @@ class EvalCommand : public Command {
     if (cli_.qualities.empty() && cli_.detail.empty())  // what users get from encode: the detail layer
       opt_.detail_levels.assign(std::begin(codec::kDefaultDetailSweep), std::end(codec::kDefaultDetailSweep));
     if (!cli_.linear_bound.empty()) opt_.linear_bound = parse_levels(cli_.linear_bound, "--linear-bound");
-    if (!cli_.jpeg_qualities.empty()) opt_.jpeg_qualities = parse_levels(cli_.jpeg_qualities, "--jpeg-qualities");
-    if (!cli_.webp_qualities.empty()) opt_.webp_qualities = parse_levels(cli_.webp_qualities, "--webp-qualities");
-    for (const auto* list : {&opt_.jpeg_qualities, &opt_.webp_qualities})
-      for (int q : *list) COSAE_CHECK(q >= 1 && q <= 100, usage, "baseline quality ", q, " outside 1..100");
+    for (const auto& [codec, list] : cli_.baseline_qualities) {
+      if (list.empty()) continue;
+      auto& qualities = opt_.baseline_qualities[codec] = parse_levels(list, "--" + codec + "-qualities");
+      for (int q : qualities) COSAE_CHECK(q >= 1 && q <= 100, usage, "--", codec, "-qualities: ", q, " outside 1..100");
+    }
     if (cli_.threads > 0) at::set_num_threads(cli_.threads);
 
     const bool terminal = ::isatty(STDERR_FILENO) == 1;

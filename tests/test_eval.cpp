@@ -278,11 +278,15 @@ TEST_CASE("eval refuses bad options with the right error kinds", "[eval]") {
   o = f.options();
   o.data = f.dir / "nothing-here";
   CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
-  if (!eval::baselines_available()) {
-    o = f.options();
-    o.baselines = {"jpeg"};
-    CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::unavailable);
-  }
+  o = f.options();
+  o.baselines = {"gif"};
+  CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::usage);
+  for (const auto& codec : eval::known_baselines())
+    if (!eval::baseline_available(codec)) {
+      o = f.options();
+      o.baselines = {codec};
+      CHECK(kind_of([&] { eval::evaluate(o); }) == ErrorKind::unavailable);
+    }
 }
 
 TEST_CASE("anchors join the curves and the BD table", "[eval]") {
@@ -346,13 +350,13 @@ TEST_CASE("BD-rate and BD-PSNR are each given where their ranges overlap", "[eva
 }
 
 TEST_CASE("baselines are coded for real", "[eval]") {
-  if (!eval::baselines_available()) COSAE_SKIP("built without OpenCV");
+  if (!eval::baseline_available("jpeg")) COSAE_SKIP("built without OpenCV");
   Fixture f;
   auto o = f.options();
   o.qualities = {1, 2, 3, 4};
   o.baselines = {"jpeg", "webp"};
-  o.jpeg_qualities = {10, 50, 90};
-  o.webp_qualities = {10, 90};
+  o.baseline_qualities["jpeg"] = {10, 50, 90};
+  o.baseline_qualities["webp"] = {10, 90};
   const auto r = eval::evaluate(o);
   REQUIRE(r.curves.size() == 3);
   CHECK(r.curves[1].codec == "jpeg");
@@ -372,6 +376,36 @@ TEST_CASE("baselines are coded for real", "[eval]") {
   CHECK(s->bytes == coded.bytes.size());
   CHECK(s->psnr == Approx(eval::psnr(image, coded.decoded)));
   CHECK(r.bd.size() == 2);  // the model against each baseline
+}
+
+TEST_CASE("AVIF and JPEG XL peers code for real where the build has them", "[eval]") {
+  auto kind_of = [](auto&& body) { return cosae_test::expect_error(body).kind(); };
+  // A smooth gradient with an edge: every codec gets it nearly right at a high quality.
+  Image image{96, 64, 3, 8, {}};
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x)
+      for (int c = 0; c < 3; ++c)
+        image.samples.push_back(static_cast<uint16_t>(30 + x + y * (c + 1) / 2 + (x > 48 ? 30 : 0)));
+  const std::size_t raw = image.sample_count();
+  int tried = 0;
+  for (const std::string codec : {"avif", "jxl"}) {
+    if (!eval::baseline_available(codec)) continue;
+    ++tried;
+    INFO(codec);
+    const auto low = eval::code_with_baseline(codec, image, 20), high = eval::code_with_baseline(codec, image, 90);
+    REQUIRE(low.decoded.width == image.width);
+    REQUIRE(high.decoded.height == image.height);
+    CHECK(low.bytes.size() < high.bytes.size());
+    CHECK(high.bytes.size() < raw);
+    CHECK(eval::psnr(image, high.decoded) > eval::psnr(image, low.decoded));
+    CHECK(eval::psnr(image, high.decoded) > 35.0);
+    CHECK(kind_of([&] { eval::code_with_baseline(codec, image, 0); }) == ErrorKind::usage);
+  }
+  if (eval::baseline_available("jxl")) {  // quality 100: lossless
+    const auto lossless = eval::code_with_baseline("jxl", image, 100);
+    CHECK(lossless.decoded.samples == image.samples);
+  }
+  if (tried == 0) COSAE_SKIP("built without libavif and libjxl");
 }
 
 TEST_CASE("a second model is compared with the first", "[eval]") {

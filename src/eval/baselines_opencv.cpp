@@ -1,4 +1,4 @@
-// JPEG and WebP through OpenCV (built only with COSAE_WITH_OPENCV; baselines.cpp otherwise).
+// JPEG and WebP through OpenCV (built only with COSAE_WITH_OPENCV; see baselines.hpp).
 #include <chrono>
 
 #include <opencv2/core.hpp>
@@ -10,11 +10,7 @@
 
 namespace cosae::eval {
 
-bool baselines_available() { return true; }
-
-BaselineCoded code_with_baseline(const std::string& codec, const Image& rgb8, int quality) {
-  COSAE_CHECK(rgb8.channels == 3 && rgb8.bit_depth == 8, usage, "baselines take 8-bit RGB");
-  COSAE_CHECK(quality >= 1 && quality <= 100, usage, codec, " quality ", quality, " outside 1..100");
+BaselineCoded detail::code_with_opencv(const std::string& codec, const Image& rgb8, int quality) {
   std::string extension;
   int flag = 0;
   if (codec == "jpeg") {
@@ -24,7 +20,7 @@ BaselineCoded code_with_baseline(const std::string& codec, const Image& rgb8, in
     extension = ".webp";
     flag = cv::IMWRITE_WEBP_QUALITY;
   } else {
-    COSAE_FAIL(usage, "unknown baseline '", codec, "' (jpeg, webp)");
+    COSAE_FAIL(internal, "OpenCV codes jpeg and webp, not ", codec);
   }
   cv::Mat rgb(rgb8.height, rgb8.width, CV_8UC3);
   for (std::size_t i = 0; i < rgb8.sample_count(); ++i) rgb.data[i] = static_cast<uint8_t>(rgb8.samples[i]);

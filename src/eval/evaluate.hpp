@@ -24,9 +24,10 @@ struct EvalOptions {
   // Latent codings to run ("conditional", "factorised", "cartesian", ..., "auto"); empty = the codec's default. With more
   // than one, each model's curves are named "<model id>/<coding>".
   std::vector<std::string> codings;
-  std::vector<std::string> baselines;    // "jpeg", "webp" (need OpenCV)
-  std::vector<int> jpeg_qualities = {5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95};
-  std::vector<int> webp_qualities = {1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95};
+  std::vector<std::string> baselines;    // "jpeg", "webp", "avif", "jxl" (eval/baselines.hpp)
+  // Each baseline's quality sweep (1..100); a baseline not listed sweeps its default
+  // (default_baseline_qualities).
+  std::map<std::string, std::vector<int>> baseline_qualities;
   std::string anchors;                   // JSON file: {"name": [{"bpp": x, "psnr": y}, ...], ...}
   std::string device = "auto";
   // Also decode each image from its unquantised latent at each model's highest evaluated
