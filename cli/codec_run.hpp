@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/model_package.hpp"
+#include "codec/model_search.hpp"
 #include "common/device.hpp"
 #include "common/host_memory.hpp"
 #include "cosae/error.hpp"

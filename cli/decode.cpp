@@ -3,12 +3,14 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "codec/codec.hpp"
+#include "codec/model_search.hpp"
 #include "command.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
@@ -30,7 +32,9 @@ class DecodeCommand : public Command {
     app.add_option("-o,--output", opt_.output,
                    "Output image ('-' for PNG on stdout; the extension picks the format), or a folder (created if "
                    "missing) for several inputs or when it ends with '/'; default: IN with .png. Never an input");
-    add_codec_run_options(app, opt_, "Model file the stream was encoded with; default: the default model");
+    add_codec_run_options(app, opt_,
+                          "Model file the stream was encoded with; default: the default model, or for a stream of "
+                          "an earlier one, <its model id>.safetensors from the model folders");
     app.add_option("--reference", opt_.reference, "Original image: also report PSNR against it (one input)");
     app.add_option("--preview-slices", opt_.preview_slices,
                    "Conditional-coded streams: a coarse image from the first N frequency slices only (the rest at "
@@ -43,11 +47,25 @@ class DecodeCommand : public Command {
     auto run = start_codec_run(opt_, ".png", model::kDecoderPart, {opt_.reference});
     const auto& outputs = run.outputs;
     auto& model = run.model;
+    // Without -m, a stream the default model cannot decode decodes with the model it names,
+    // where a model folder holds it (an earlier default; codec/model_search.hpp).
+    std::map<std::string, codec::CodecModel> named;  // by path
+    auto coder_for = [&](const std::vector<uint8_t>& bytes) -> codec::CodecModel& {
+      if (!opt_.model.empty()) return model;
+      const auto header = parse_bitstream(bytes.data(), bytes.size()).header;
+      if (codec::decodes_streams_of(header, model)) return model;
+      const auto path = codec::find_model_for_stream(header);
+      auto found = named.find(path);
+      if (found == named.end())
+        found = named.emplace(path, codec::load_codec_model(path, model.device, model::kDecoderPart)).first;
+      return found->second;
+    };
     return for_each_input(opt_.inputs, [&](std::size_t i) {
       const auto& in = opt_.inputs[i];
       const auto bytes = read_file(in);
+      auto& coder = coder_for(bytes);
       const auto start = std::chrono::steady_clock::now();
-      const auto decoded = codec::decode(bytes.data(), bytes.size(), model, nullptr, opt_.preview_slices);
+      const auto decoded = codec::decode(bytes.data(), bytes.size(), coder, nullptr, opt_.preview_slices);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       write_image(outputs[i], decoded.image);
       const auto& img = decoded.image;

@@ -5,6 +5,7 @@
 
 #include "catch_compat.hpp"
 #include "codec/codec.hpp"
+#include "codec/model_search.hpp"
 #include "codec/refine.hpp"
 #include "cosae/error.hpp"
 #include "eval/metrics.hpp"

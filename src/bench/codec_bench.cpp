@@ -9,6 +9,7 @@
 
 #include "bench/timer.hpp"
 #include "codec/codec.hpp"
+#include "codec/model_search.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 

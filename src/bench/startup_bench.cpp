@@ -16,6 +16,7 @@
 #include "bench/codec_bench.hpp"  // synthetic_photo
 #include "bench/timer.hpp"        // median
 #include "codec/model_package.hpp"
+#include "codec/model_search.hpp"
 #include "cosae/error.hpp"
 #include "cosae/image.hpp"
 

@@ -117,8 +117,5 @@ void check_stream_model(const BitstreamHeader& header, const CodecModel& m);
 CodecModel load_codec_model(const std::string& path, const torch::Device& device,
                             model::Parts parts = model::kAllParts);
 
-// The default model: $COSAE_MODEL_DIR/default.safetensors, else the installed models folder,
-// else the source tree's models/ folder. Throws cosae::Error (model) naming where it looked.
-std::string find_default_model();
 
 }  // namespace cosae::codec

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codec/codec.hpp"
+#include "codec/model_search.hpp"
 #include "common/device.hpp"
 #include "cosae/error.hpp"
 #include "eval/baselines.hpp"
@@ -173,10 +174,17 @@ std::vector<Curve> read_anchors(const std::string& path) {
 
 EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
   for (const auto& b : o.baselines) {
-    COSAE_CHECK(b == "jpeg" || b == "webp", usage, "unknown baseline '", b, "' (jpeg, webp)");
-    COSAE_CHECK(baselines_available(), unavailable, "--baselines ", b,
-                ": baselines need OpenCV, and this cosae was built without it");
+    const auto& known = known_baselines();
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    COSAE_CHECK(std::find(known.begin(), known.end(), b) != known.end(), usage, "unknown baseline '", b, "' (", list,
+                ")");
+    COSAE_CHECK(baseline_available(b), unavailable, "--baselines ", b, ": this cosae was built without its library");
   }
+  auto qualities_of = [&](const std::string& b) {
+    const auto found = o.baseline_qualities.find(b);
+    return found != o.baseline_qualities.end() ? found->second : default_baseline_qualities(b);
+  };
   std::vector<Curve> anchors;
   if (!o.anchors.empty()) anchors = read_anchors(o.anchors);
 
@@ -248,7 +256,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
     total += q.size() * modes.size() * efforts.size() * std::max<std::size_t>(1, o.detail_levels.size());
   if (o.unquantized) total += models.size();
   total += o.linear_bound.size();
-  for (const auto& b : o.baselines) total += (b == "jpeg" ? o.jpeg_qualities : o.webp_qualities).size();
+  for (const auto& b : o.baselines) total += qualities_of(b).size();
   total *= files.size();
   std::size_t done = 0;
   auto tick = [&](const std::string& label) {
@@ -302,7 +310,7 @@ EvalResults evaluate(const EvalOptions& o, const EvalProgress& progress) {
       tick(name + " " + codec_name);
     }
     for (const auto& b : o.baselines)
-      for (int q : b == "jpeg" ? o.jpeg_qualities : o.webp_qualities) {
+      for (int q : qualities_of(b)) {
         auto coded = code_with_baseline(b, reference, q);
         const std::string setting = std::to_string(q);
         r.samples.push_back(
